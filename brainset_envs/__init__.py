@@ -1,0 +1,49 @@
+"""BrainSet environments: Brain Set tasks as fast, batched Gymnasium environments with ground truth.
+
+``import brainset_envs`` registers every ``BrainSet/<Name>-v0`` id;
+``gym.make("brainset_envs:BrainSet/<Name>-v0")`` imports this module itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gymnasium.envs.registration import register, registry
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+__version__ = "0.1.0"
+NAMESPACE = "BrainSet"
+
+
+def _register(name: str, module: str, env_class: str, kwargs: dict | None = None) -> None:
+    """Register ``BrainSet/<name>-v0`` with its single and native vector entry points."""
+    env_id = f"{NAMESPACE}/{name}-v0"
+    if env_id in registry:
+        return
+    register(
+        id=env_id,
+        entry_point=f"brainset_envs.tasks.{module}:{env_class}Env",
+        vector_entry_point=f"brainset_envs.tasks.{module}:{env_class}VectorEnv",
+        kwargs=kwargs or {},
+    )
+
+
+# One line per registered configuration: (name, task module, class stem, kwargs).
+_ENVS: list[tuple[str, str, str, dict]] = [
+    ("OrientationDiscrimination", "orientation", "OrientationDiscrimination", {}),
+    ("OrientationDiscriminationEasy", "orientation", "OrientationDiscrimination",
+     {"offset_deg": 20.0, "noise_std": 0.1}),
+    ("OrientationDiscriminationPair", "orientation", "OrientationDiscrimination", {"two_frame": True}),
+]
+
+for _name, _module, _cls, _kwargs in _ENVS:
+    _register(_name, _module, _cls, _kwargs)
+
+
+def env_ids() -> list[str]:
+    """Every registered ``BrainSet/`` id, sorted."""
+    return sorted(k for k in registry if k.startswith(NAMESPACE + "/"))
+
+
+__all__ = ["env_ids", "__version__", "NAMESPACE"]

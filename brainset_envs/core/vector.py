@@ -1,0 +1,309 @@
+"""One task core, two environments.
+
+A task writes its dynamics once, as a :class:`TaskCore` whose methods act on a batch-first state (a dict
+of numpy arrays with a leading env axis). :class:`TaskEnv` (the single ``gym.Env``) runs the core with a
+batch of one; :class:`TaskVectorEnv` (the native ``VectorEnv`` registered as ``vector_entry_point``) runs
+it with ``num_envs``. Both call the same functions, so they cannot drift apart.
+
+Randomness: every draw comes from the ``numpy.random.Generator`` passed in (``self.np_random`` of the
+env), never from a global RNG.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+State = dict[str, np.ndarray]
+
+
+class TaskCore:
+    """Batch-first dynamics of one task. Subclasses set the spaces in ``__init__`` and implement the
+    methods below; every method acts on all envs of the batch at once (or on the envs in ``mask``).
+
+    ``observation_space`` and ``action_space`` describe a single env.
+    """
+
+    observation_space: spaces.Space
+    action_space: spaces.Space
+    #: keys of :meth:`info`, in order (fixed, so vector infos have a stable layout)
+    info_keys: ClassVar[tuple[str, ...]] = ()
+    render_size: ClassVar[tuple[int, int]] = (256, 256)
+    render_fps: ClassVar[int] = 10
+
+    def new_state(self, n: int) -> State:
+        """Allocate the state of ``n`` envs (values are set by :meth:`reset`)."""
+        raise NotImplementedError
+
+    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+        """Start a new episode in the envs where ``mask`` is true (all envs when ``mask`` is None)."""
+        raise NotImplementedError
+
+    def step(
+        self, state: State, action: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every env by one step in place; return (reward float32, terminated, truncated)."""
+        raise NotImplementedError
+
+    def observe(self, state: State) -> Any:
+        """The batch of observations (leading env axis), inside ``batch_space(observation_space)``."""
+        raise NotImplementedError
+
+    def info(self, state: State) -> dict[str, np.ndarray]:
+        """Hidden variables of each env's trial, one array per key of :attr:`info_keys`. May return
+        views of the state: the vector env copies them, the single env turns them into scalars."""
+        return {}
+
+    def draw(self, canvas: Any, state: State, i: int) -> None:
+        """Draw env ``i`` on ``canvas.surface`` (a pygame surface of :attr:`render_size`; fonts from
+        ``canvas.font(px)``). Rendering only: never changes the state or draws random numbers."""
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------------
+# Input checks shared by both envs: clear errors that name the argument and what is allowed.
+
+
+def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "actions") -> np.ndarray:
+    """Return ``actions`` as an array of ``n`` valid actions of ``space`` or raise ValueError."""
+    if isinstance(space, spaces.Discrete):
+        a = np.asarray(actions)
+        if a.shape != (n,) or a.dtype.kind not in "iu":
+            if a.shape == (n,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
+                a = a.astype(np.int64)
+            else:
+                raise ValueError(
+                    f"{name}={actions!r} is not valid: expected {n} integer action(s) "
+                    f"in [{space.start}, {space.start + space.n - 1}] (shape ({n},))"
+                )
+        lo, hi = a.min(), a.max()
+        if lo < space.start or hi >= space.start + space.n:
+            bad = a[(a < space.start) | (a >= space.start + space.n)][0]
+            raise ValueError(
+                f"{name} contains {bad!r}, outside the action space {space}: "
+                f"allowed are the integers {space.start}..{space.start + space.n - 1}"
+            )
+        return a
+    if isinstance(space, spaces.Box):
+        a = np.asarray(actions, dtype=space.dtype)
+        want = (n, *space.shape)
+        if a.shape != want:
+            raise ValueError(f"{name} has shape {a.shape}, expected {want} for the action space {space}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name}={actions!r} contains NaN or inf; the action space is {space}")
+        return np.clip(a, space.low, space.high)  # Box actions: clipping to bounds is documented per task
+    raise TypeError(f"unsupported action space {space}")
+
+
+def _scalar_info(info: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {k: v[0].item() for k, v in info.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+class TaskEnv(gym.Env):
+    """A single environment over a :class:`TaskCore` (batch of one).
+
+    Subclasses set ``core_class`` and pass their constructor arguments to it; see each task's docstring.
+    """
+
+    core_class: ClassVar[type[TaskCore]]
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any):
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        self.core = make_core(self.core_class, kwargs)
+        self.observation_space = self.core.observation_space
+        self.action_space = self.core.action_space
+        self.render_mode = render_mode
+        self.state: State = self.core.new_state(1)
+        self._needs_reset = True
+        self._canvas = None
+        if isinstance(self.action_space, spaces.Discrete):
+            self._n_actions = int(self.action_space.n)
+
+    # Observation of env 0 of the batch.
+    def _obs(self) -> Any:
+        obs = self.core.observe(self.state)
+        if isinstance(obs, dict):
+            return {k: v[0] for k, v in obs.items()}
+        return obs[0]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._apply_options(options)
+        self.core.reset(self.state, None, self.np_random)
+        self._needs_reset = False
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), _scalar_info(self.core.info(self.state))
+
+    def _apply_options(self, options: dict[str, Any] | None) -> None:
+        """Handle ``reset(options=...)``; tasks that take options override this."""
+        if options:
+            raise ValueError(
+                f"options={options!r}: {type(self).__name__}.reset takes no options; pass None"
+            )
+
+    def step(self, action: Any):
+        if self._needs_reset:
+            raise gym.error.ResetNeeded(
+                "Cannot call step() before reset(): call env.reset() first (and again after an episode ends)"
+            )
+        if isinstance(self.action_space, spaces.Discrete):
+            # Fast path: one int check instead of array machinery.
+            try:
+                a = int(action)
+                ok = a == action and 0 <= a < self._n_actions
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"action={action!r} is outside the action space {self.action_space}: "
+                    f"allowed are the integers 0..{self._n_actions - 1}"
+                )
+            act = np.array((a,))
+        else:
+            act = check_action_batch(self.action_space, np.asarray(action)[None], 1, name="action")
+        reward, terminated, truncated = self.core.step(self.state, act, self.np_random)
+        term, trunc = bool(terminated[0]), bool(truncated[0])
+        if term or trunc:
+            self._needs_reset = True
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), float(reward[0]), term, trunc, _scalar_info(self.core.info(self.state))
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; pass render_mode='rgb_array' or 'human' to gym.make"
+            )
+            return None
+        if self._needs_reset and self._canvas is None and not hasattr(self, "_np_random"):
+            raise gym.error.ResetNeeded("Cannot call render() before reset()")
+        from brainset_envs.core.canvas import Canvas
+
+        if self._canvas is None:
+            self._canvas = Canvas(self.core.render_size, self.render_mode, self.metadata["render_fps"],
+                                  title=type(self).__name__)
+        self.core.draw(self._canvas, self.state, 0)
+        return self._canvas.present()
+
+    def close(self):
+        if self._canvas is not None:
+            self._canvas.close()
+            self._canvas = None
+
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        d["_canvas"] = None  # a pygame window cannot be pickled; a copy re-opens its own
+        return d
+
+
+class TaskVectorEnv(VectorEnv):
+    """The native batched environment over a :class:`TaskCore` (``gym.make_vec(..., "vector_entry_point")``).
+
+    Autoreset follows gymnasium's default NEXT_STEP mode: the step after an episode ends resets that env
+    and returns its first observation with reward 0 and terminated = truncated = False. Info values are
+    arrays over envs (with gymnasium's ``_key`` masks).
+    """
+
+    core_class: ClassVar[type[TaskCore]]
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array"],
+        "render_fps": 10,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any):
+        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        self.core = make_core(self.core_class, kwargs)
+        self.num_envs = int(num_envs)
+        self.single_observation_space = self.core.observation_space
+        self.single_action_space = self.core.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.render_mode = render_mode
+        self.state: State = self.core.new_state(self.num_envs)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._needs_reset = True
+        self._canvas = None
+        self._ones = np.ones(self.num_envs, dtype=bool)
+
+    def _info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        for k, v in self.core.info(self.state).items():
+            info[k] = v.copy()
+            info["_" + k] = self._ones
+        return info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if options:
+            raise ValueError(f"options={options!r}: {type(self).__name__}.reset takes no options; pass None")
+        self.core.reset(self.state, None, self.np_random)
+        self._autoreset[:] = False
+        self._needs_reset = False
+        return self.core.observe(self.state), self._info()
+
+    def step(self, actions: Any):
+        if self._needs_reset:
+            raise gym.error.ResetNeeded("Cannot call step() before reset(): call envs.reset() first")
+        act = check_action_batch(self.single_action_space, actions, self.num_envs)
+        reward, terminated, truncated = self.core.step(self.state, act, self.np_random)
+        done_before = self._autoreset
+        if done_before.any():
+            self.core.reset(self.state, done_before, self.np_random)
+            reward[done_before] = 0.0
+            terminated[done_before] = False
+            truncated[done_before] = False
+        self._autoreset = terminated | truncated
+        return self.core.observe(self.state), reward, terminated, truncated, self._info()
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        from brainset_envs.core.canvas import Canvas
+
+        if self._canvas is None:
+            self._canvas = Canvas(self.core.render_size, "rgb_array", self.metadata["render_fps"])
+        frames = []
+        for i in range(self.num_envs):
+            self.core.draw(self._canvas, self.state, i)
+            frames.append(self._canvas.present())
+        return tuple(frames)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self._canvas is not None:
+            self._canvas.close()
+            self._canvas = None
+
+
+def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
+    if render_mode is not None and render_mode not in allowed:
+        raise ValueError(f"render_mode={render_mode!r} is not supported; allowed: None or one of {allowed}")
+
+
+def make_core(core_class: type[TaskCore], kwargs: dict[str, Any]) -> TaskCore:
+    """Build a core, turning an unknown argument name into an error that lists the allowed ones."""
+    import inspect
+
+    params = inspect.signature(core_class.__init__).parameters
+    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    allowed = [name for name, p in params.items() if name != "self" and p.kind in named]
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(allowed))
+        if unknown:
+            raise TypeError(
+                f"unknown argument(s) {unknown} for {core_class.__name__}; allowed: {sorted(allowed)}"
+            )
+    return core_class(**kwargs)

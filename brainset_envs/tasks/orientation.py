@@ -1,0 +1,325 @@
+"""Orientation discrimination of noisy Gabor patches: perceptual learning (Richards et al. 2019, Fig. 4)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from brainset_envs.core.params import check_choice, check_float, check_floats, check_int
+from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
+
+CLOCKWISE, COUNTER_CLOCKWISE, ABSTAIN = 0, 1, 2
+TRANSFER_PRESETS = ("ref+45", "ref+90", "sf*0.5", "sf*2")
+
+
+# --- stimulus model (plain functions: the env, the ideal observer and the probes share them) ----------
+
+
+def gabor_basis(size: int, orientation_deg: float, sf: float, sigma: float | None = None) -> np.ndarray:
+    """Cosine and sine Gabor of one orientation, shape (2, size, size) float64.
+
+    Orientation is the angle of the stripes, clockwise from vertical on screen (0 = vertical stripes,
+    positive = tilted clockwise). A Gabor of phase ``phi`` is ``cos(phi) * B[0] - sin(phi) * B[1]``.
+    """
+    sigma = size / 5.0 if sigma is None else sigma
+    c = (size - 1) / 2.0
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) - c  # y points down the screen
+    th = np.deg2rad(orientation_deg)
+    u = x * np.cos(th) + y * np.sin(th)  # coordinate across the stripes
+    env = np.exp(-(x * x + y * y) / (2.0 * sigma * sigma))
+    arg = 2.0 * np.pi * sf * u
+    return np.stack([env * np.cos(arg), env * np.sin(arg)])
+
+
+def gabor(
+    size: int, orientation_deg: float, sf: float, phase: float = 0.0, contrast: float = 1.0
+) -> np.ndarray:
+    """A noiseless Gabor in contrast units (luminance = 1 + value), shape (size, size)."""
+    b = gabor_basis(size, orientation_deg, sf)
+    return contrast * (np.cos(phase) * b[0] - np.sin(phase) * b[1])
+
+
+def to_uint8(contrast_image: np.ndarray) -> np.ndarray:
+    """Contrast units (0 = mean grey, +/-1 = white/black) to clipped, rounded uint8 pixels."""
+    return np.clip(contrast_image * 127.5 + 128.0, 0.0, 255.0).astype(np.uint8)
+
+
+class _BasisCache:
+    """float32 Gabor bases per orientation, flattened, computed once (the hot path reuses them)."""
+
+    def __init__(self, size: int, sf: float, max_entries: int = 512):
+        self.size, self.sf, self.max_entries = size, sf, max_entries
+        self._d: dict[float, np.ndarray] = {}
+
+    def get_one(self, o: float) -> np.ndarray:
+        """Basis (3, size*size) of one orientation; rows: cosine Gabor, sine Gabor, ones (mean grey)."""
+        b = self._d.get(o)
+        if b is None:
+            if len(self._d) >= self.max_entries:
+                self._d.clear()
+            b = np.ones((3, self.size * self.size), np.float32)
+            b[:2] = gabor_basis(self.size, o, self.sf).reshape(2, -1)
+            self._d[o] = b
+        return b
+
+    def get(self, orientations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(unique orientations' stacked bases (U, 2, size*size), index of each input into them)."""
+        uniq, inv = np.unique(orientations, return_inverse=True)
+        out = np.empty((len(uniq), 2, self.size * self.size), dtype=np.float32)
+        for j, o in enumerate(uniq.tolist()):
+            out[j] = self.get_one(o)[:2]
+        return out, inv.reshape(-1)
+
+
+def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray, contrast: float,
+                  noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """A batch of noisy Gabors as uint8, shape (n, size*size): one noise draw per pixel, one BLAS call.
+
+    pixel = 128 + 127.5 * (contrast * gabor + noise_std * N(0, 1)), clipped to [0, 255].
+    """
+    n = len(orientation)
+    scale = np.float32(127.5 * contrast)
+    if n == 1:  # single-env fast path: no batching machinery
+        b = cache.get_one(float(orientation[0]))
+        out = rng.standard_normal((1, cache.size * cache.size), dtype=np.float32)
+        out *= np.float32(127.5 * noise_std)
+        p = float(phase[0])
+        out += np.array([scale * np.cos(p), -scale * np.sin(p), 128.0], np.float32) @ b
+        np.minimum(out, 255.0, out=out)
+        np.maximum(out, 0.0, out=out)
+        return out.astype(np.uint8)
+    bases, idx = cache.get(orientation)
+    u = len(bases)
+    out = rng.standard_normal((n, cache.size * cache.size), dtype=np.float32)
+    out *= np.float32(127.5 * noise_std)
+    # coef @ basis gives each row its own orientation and phase; the last column adds the mean grey.
+    coef = np.zeros((n, 2 * u + 1), dtype=np.float32)
+    rows = np.arange(n)
+    coef[rows, 2 * idx] = 127.5 * contrast * np.cos(phase)
+    coef[rows, 2 * idx + 1] = -127.5 * contrast * np.sin(phase)
+    coef[:, -1] = 128.0
+    mat = np.empty((2 * u + 1, out.shape[1]), dtype=np.float32)
+    mat[:-1] = bases.reshape(2 * u, -1)
+    mat[-1] = 1.0
+    out += coef @ mat
+    np.clip(out, 0.0, 255.0, out=out)
+    return out.astype(np.uint8)
+
+
+# --- the task core ------------------------------------------------------------------------------------
+
+
+class OrientationCore(TaskCore):
+    """Batch-first dynamics of OrientationDiscrimination (see :class:`OrientationDiscriminationEnv`)."""
+
+    info_keys: ClassVar[tuple[str, ...]] = (
+        "label", "offset_deg", "ref_deg", "orientation_deg", "trial",
+        "correct", "response", "answered_label", "answered_offset_deg",
+    )
+    render_fps: ClassVar[int] = 4
+
+    def __init__(
+        self,
+        size: int = 64,
+        ref_deg: float | list[float] = 0.0,
+        offset_deg: float | list[float] = (0.5, 1.0, 2.0, 5.0, 10.0),
+        noise_std: float = 0.25,
+        contrast: float = 0.5,
+        sf: float = 0.08,
+        phase: float | None = None,
+        two_frame: bool = False,
+        abstain: bool = False,
+        trials_per_episode: int = 1,
+        reward_correct: float = 1.0,
+        reward_wrong: float = 0.0,
+        reward_abstain: float = 0.35,
+        transfer: str | None = None,
+    ):
+        self.size = check_int("size", size, 16, 512)
+        self.ref_choices = check_floats("ref_deg", ref_deg, -360.0, 360.0)
+        self.offset_choices = check_floats("offset_deg", offset_deg, 0.0, 90.0, low_open=True)
+        self.noise_std = check_float("noise_std", noise_std, 0.0, 10.0)
+        self.contrast = check_float("contrast", contrast, 0.0, 1.0)
+        self.sf = check_float("sf", sf, 0.0, 0.5, low_open=True)
+        self.phase = None if phase is None else check_float("phase", phase, 0.0, 2 * np.pi)
+        for name, flag in (("two_frame", two_frame), ("abstain", abstain)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name}={flag!r} must be True or False")
+        self.two_frame, self.abstain = bool(two_frame), bool(abstain)
+        self.trials_per_episode = check_int("trials_per_episode", trials_per_episode, 1, 1_000_000)
+        self.rewards = np.array(
+            [check_float("reward_correct", reward_correct), check_float("reward_wrong", reward_wrong),
+             check_float("reward_abstain", reward_abstain)], dtype=np.float32)
+        self.transfer = None if transfer is None else check_choice("transfer", transfer, TRANSFER_PRESETS)
+        if transfer == "ref+45":
+            self.ref_choices = self.ref_choices + 45.0
+        elif transfer == "ref+90":
+            self.ref_choices = self.ref_choices + 90.0
+        elif transfer == "sf*0.5":
+            self.sf *= 0.5
+        elif transfer == "sf*2":
+            self.sf = check_float("sf (after transfer='sf*2')", self.sf * 2.0, 0.0, 0.5, low_open=True)
+        channels = 2 if self.two_frame else 1
+        self.observation_space = spaces.Box(0, 255, (self.size, self.size, channels), dtype=np.uint8)
+        self.action_space = spaces.Discrete(3 if self.abstain else 2)
+        self.render_size = (512 if self.two_frame else 256, 296)
+        self._cache = _BasisCache(self.size, self.sf)
+
+    def set_offsets(self, offset_deg: float | list[float]) -> None:
+        """Offsets sampled from the next trial on (used by the staircase and constant-stimuli wrappers)."""
+        self.offset_choices = check_floats("offset_deg", offset_deg, 0.0, 90.0, low_open=True)
+
+    def new_state(self, n: int) -> State:
+        c = 2 if self.two_frame else 1
+        return {
+            "ref": np.zeros(n), "offset": np.zeros(n), "theta": np.zeros(n), "label": np.zeros(n, np.int64),
+            "trial": np.zeros(n, np.int64), "correct": np.full(n, -1, np.int64),
+            "response": np.full(n, -1, np.int64), "answered_label": np.full(n, -1, np.int64),
+            "answered_offset": np.zeros(n), "img": np.zeros((n, self.size, self.size, c), np.uint8),
+        }
+
+    def _new_trials(self, s: State, idx: np.ndarray | slice, k: int, rng: np.random.Generator) -> None:
+        """Draw reference, offset, label and phase for ``k`` envs, and their images."""
+        ref = self.ref_choices[rng.integers(0, len(self.ref_choices), k)] if len(self.ref_choices) > 1 \
+            else np.full(k, self.ref_choices[0])
+        off = self.offset_choices[rng.integers(0, len(self.offset_choices), k)] \
+            if len(self.offset_choices) > 1 else np.full(k, self.offset_choices[0])
+        label = rng.integers(0, 2, k)
+        theta = ref + np.where(label == CLOCKWISE, off, -off)
+        n_phase = 2 if self.two_frame else 1
+        phase = rng.random(n_phase * k) * (2 * np.pi) if self.phase is None \
+            else np.full(n_phase * k, self.phase)
+        if self.two_frame:
+            both = render_gabors(self._cache, np.concatenate([ref, theta]), phase,
+                                 self.contrast, self.noise_std, rng)
+            img = np.stack([both[:k], both[k:]], axis=-1)
+        else:
+            img = render_gabors(self._cache, theta, phase, self.contrast, self.noise_std, rng)
+        s["ref"][idx], s["offset"][idx], s["label"][idx], s["theta"][idx] = ref, off, label, theta
+        s["img"][idx] = img.reshape(k, self.size, self.size, n_phase)
+
+    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+        idx: Any = slice(None) if mask is None else mask
+        k = len(state["ref"]) if mask is None else int(mask.sum())
+        state["trial"][idx] = 0
+        for key in ("correct", "response", "answered_label"):
+            state[key][idx] = -1
+        state["answered_offset"][idx] = 0.0
+        self._new_trials(state, idx, k, rng)
+
+    def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
+        label = state["label"]
+        correct = (action == label).astype(np.int64)
+        if self.abstain:
+            abst = action == ABSTAIN
+            reward = self.rewards[np.where(abst, 2, 1 - correct)]  # 0 correct, 1 wrong, 2 abstain
+            state["correct"][:] = np.where(abst, -1, correct)
+        else:
+            reward = self.rewards[1 - correct]
+            state["correct"][:] = correct
+        state["response"][:] = action
+        state["answered_label"][:] = label
+        state["answered_offset"][:] = state["offset"]
+        state["trial"] += 1
+        terminated = state["trial"] >= self.trials_per_episode
+        go_on = ~terminated
+        if go_on.any():  # the next trial of the block; a finished block keeps its last stimulus
+            if go_on.all():
+                self._new_trials(state, slice(None), len(go_on), rng)
+            else:
+                self._new_trials(state, go_on, int(go_on.sum()), rng)
+        return reward, terminated, np.zeros_like(terminated)
+
+    def observe(self, state: State) -> np.ndarray:
+        return state["img"].copy()
+
+    def info(self, state: State) -> dict[str, np.ndarray]:
+        label = state["label"]
+        return {
+            "label": label, "offset_deg": state["offset"], "ref_deg": state["ref"],
+            "orientation_deg": state["theta"],
+            "trial": state["trial"], "correct": state["correct"], "response": state["response"],
+            "answered_label": state["answered_label"], "answered_offset_deg": state["answered_offset"],
+        }
+
+    def draw(self, canvas: Any, state: State, i: int) -> None:
+        import pygame
+
+        surf = canvas.surface
+        surf.fill((128, 128, 128))
+        img = state["img"][i]
+        for ch in range(img.shape[-1]):
+            g = np.repeat(img[..., ch].T[..., None], 3, axis=-1)  # surfarray is (x, y)
+            small = pygame.surfarray.make_surface(g)
+            surf.blit(pygame.transform.scale(small, (256, 256)), (256 * ch, 0))
+            pygame.draw.circle(surf, (255, 40, 40), (256 * ch + 128, 128), 3)  # fixation point
+        corr = int(state["correct"][i])
+        resp = int(state["response"][i])
+        if resp >= 0:  # feedback on the last response: a coloured frame
+            colour = {1: (40, 200, 60), 0: (220, 50, 50)}.get(corr, (200, 200, 60))
+            pygame.draw.rect(surf, colour, pygame.Rect(0, 0, surf.get_width(), 256), 6)
+        surf.fill((20, 20, 24), pygame.Rect(0, 256, surf.get_width(), 40))
+        words = {1: "correct", 0: "wrong", -1: "abstained"}[corr] if resp >= 0 else "respond: CW or CCW"
+        line = f"trial {int(state['trial'][i]) + 1}/{self.trials_per_episode}   last: {words}"
+        surf.blit(canvas.font(20).render(line, True, (230, 230, 230)), (8, 266))
+
+
+class OrientationDiscriminationEnv(TaskEnv):
+    """
+    ## Description
+    Fine orientation discrimination of a noisy Gabor patch, the perceptual-learning task of the seed
+    paper's Fig. 4 (Richards et al. 2019; Schoups et al. 2001; Wenliang & Seitz 2018). Each trial shows a
+    Gabor at `reference +/- offset`; the agent reports whether it is tilted clockwise or
+    counter-clockwise of the (learned) reference. The phase is random on every trial, so the task cannot
+    be solved by a fixed linear template. In two-frame mode the reference is shown too (channel 0), as in
+    the pair design of Wenliang & Seitz.
+
+    ## Observation
+    `Box(0, 255, (size, size, C), uint8)`, C = 1 (or 2 in two-frame mode: reference, test). Pixel =
+    128 + 127.5 * (contrast * Gabor + noise_std * N(0, 1)), clipped; Gaussian envelope sigma = size / 5.
+    Orientation is clockwise from vertical on screen.
+
+    ## Action
+    `Discrete(2)`: 0 = clockwise, 1 = counter-clockwise; `Discrete(3)` with `abstain=True`
+    (2 = abstain / sure bet).
+
+    ## Rewards
+    `reward_correct` (1) for a correct report, `reward_wrong` (0) otherwise, `reward_abstain` (0.35) for
+    abstaining.
+
+    ## Termination
+    After `trials_per_episode` trials (default 1: one trial per episode). No truncation.
+
+    ## Info
+    The stimulus in the returned observation: `label` (0 CW, 1 CCW), `offset_deg`, `ref_deg`,
+    `orientation_deg`, `trial` (index in the block). The trial just answered: `correct` (1/0, -1 for none
+    or abstain), `response`, `answered_label`, `answered_offset_deg`.
+
+    ## Arguments
+    `size` (64), `ref_deg` (0; a list interleaves references: roving), `offset_deg` (0.5, 1, 2, 5, 10;
+    sampled per trial), `noise_std` (0.25, contrast units), `contrast` (0.5), `sf` (0.08 cycles/px),
+    `phase` (None = random), `two_frame` (False), `abstain` (False), `trials_per_episode` (1),
+    `reward_correct`, `reward_wrong`, `reward_abstain`, `transfer` (None or one of 'ref+45', 'ref+90',
+    'sf*0.5', 'sf*2': transfer tests of Wenliang & Seitz), `render_mode`.
+
+    ## Ground truth
+    `brainset_envs.analysis.psychophysics.ideal_observer_accuracy` /
+    `ideal_threshold`: the Bayesian ideal observer of this stimulus model (knows both candidate
+    orientations, marginalises the random phase). Efficiency = (threshold_ideal / threshold_agent)^2.
+
+    ## Registered configurations
+    - `BrainSet/OrientationDiscrimination-v0`: defaults above.
+    - `BrainSet/OrientationDiscriminationEasy-v0`: offset 20 deg, noise 0.1 (a learning check).
+    - `BrainSet/OrientationDiscriminationPair-v0`: two-frame mode.
+    """
+
+    core_class = OrientationCore
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+
+
+class OrientationDiscriminationVectorEnv(TaskVectorEnv):
+    """Native batched OrientationDiscrimination: the same core over `num_envs` envs."""
+
+    core_class = OrientationCore

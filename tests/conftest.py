@@ -1,0 +1,48 @@
+"""Shared test setup: headless pygame, one thread for torch, and per-task tables for the registry tests."""
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+import brainset_envs  # noqa: E402,F401  (registers the ids)
+
+# Malformed constructor arguments per task (class stem of the entry point): (kwargs, word the error
+# message must contain). Every registered task must have an entry: the registry test checks it.
+BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
+    "OrientationDiscrimination": [
+        ({"size": "big"}, "size"),
+        ({"size": 4}, "size"),
+        ({"noise_std": -0.1}, "noise_std"),
+        ({"offset_deg": []}, "offset_deg"),
+        ({"transfer": "sideways"}, "transfer"),
+        ({"contrast": 2.0}, "contrast"),
+    ],
+}
+
+# Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no
+# randomness): for them "different seeds give different episodes" is replaced by "identical episodes".
+SEED_INDEPENDENT: set[str] = set()
+
+
+def task_stem(env_id: str) -> str:
+    """Class stem of an id's entry point, e.g. 'OrientationDiscrimination'."""
+    import gymnasium as gym
+
+    ep = gym.spec(env_id).entry_point
+    return ep.split(":")[1].removesuffix("Env")
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+    yield
