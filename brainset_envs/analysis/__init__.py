@@ -1,0 +1,1 @@
+"""Ground truth and behavioural analysis for the BrainSet tasks, usable without the ``agents`` package."""
