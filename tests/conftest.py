@@ -25,6 +25,7 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
     "PatchForaging": [
         ({"harvest_time": 0.0}, "harvest_time"),
         ({"travel_time": -1.0}, "travel_time"),
+        ({"travel_time": 0.0}, "travel_time"),
         ({"travel_time": []}, "travel_time"),
         ({"depletion": "flat"}, "depletion"),
         ({"depletion": (14.9, -2.0)}, "depletion"),

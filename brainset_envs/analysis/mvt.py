@@ -70,7 +70,7 @@ class ForagingParams:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depletion", resolve_depletion(self.depletion))
-        check_float("travel_time", self.travel_time, 0.0, 1e6)
+        check_float("travel_time", self.travel_time, 0.0, 1e6, low_open=True)
         check_float("harvest_time", self.harvest_time, 0.0, 1e6, low_open=True)
         check_float("richness_sd", self.richness_sd, 0.0, 1e6)
         lo = check_float("richness_min", self.richness_min, 0.0, 1e6, low_open=True)
@@ -254,11 +254,10 @@ def _stats(p: ForagingParams, s_c: float, dx: float) -> dict[str, float]:
     arrive = arrival_reward(p)
     reward = arrive + er
     time = p.travel_time + h * en
-    if time <= 0.0:
-        raise ValueError("travel_time=0 with a threshold above every patch: the patch cycle takes no time")
     return {
-        "rate": reward / time, "harvests_per_patch": en + float(p.arrival_harvest), "patch_time": h * en,
-        "reward_per_patch": reward, "leave_reward_mean": elv, "richness_threshold": s_c,
+        "rate": float(reward / time), "harvests_per_patch": float(en + p.arrival_harvest),
+        "patch_time": float(h * en), "reward_per_patch": float(reward), "leave_reward_mean": float(elv),
+        "richness_threshold": float(s_c),
     }
 
 
@@ -303,7 +302,7 @@ def mvt_optimum(params: ForagingParams | None = None, dx: float = DX, **kwargs: 
             break
         rate = stats["rate"]
     return MVTOptimum(
-        threshold=p.kappa_mean * stats["richness_threshold"], rate=stats["rate"],
+        threshold=float(p.kappa_mean * stats["richness_threshold"]), rate=stats["rate"],
         harvests_per_patch=stats["harvests_per_patch"], patch_time=stats["patch_time"],
         leave_reward_mean=stats["leave_reward_mean"], richness_threshold=stats["richness_threshold"],
         params=p,
@@ -318,7 +317,11 @@ def discounted_threshold(gamma: float, params: ForagingParams | None = None, rew
     arrives: the end of its step (``reward_timing='end'``, default: apples arrive when the harvest or the
     journey is over) or its start (``'start'``: the usual RL target ``r_t + gamma^duration_t V(s_t+1)``).
     Leaving is worth a constant ``L``; harvesting again is optimal iff ``g(s) >= (gamma^-h - 1) L``
-    (end) or ``(1 - gamma^h) L`` (start). Tends to T* as gamma -> 1 and lies below it otherwise.
+    (end) or ``(1 - gamma^h) L`` (start). Both tend to T* as gamma -> 1. With 'end' the threshold lies
+    below T* (the discounting agent overstays), the more so with long travel. With 'start' the arrival
+    harvest, paid on the leave step, counts as if it came before the journey, which favours leaving:
+    that threshold is below T* for mild discounting (gamma >= 0.9 per second in the four tasks.md
+    conditions) but above it for strong discounting (e.g. gamma = 0.8).
     """
     gamma = check_float("gamma", gamma, 0.0, 1.0, low_open=True)
     check_choice("reward_timing", reward_timing, ["end", "start"])
@@ -350,10 +353,13 @@ def discounted_threshold(gamma: float, params: ForagingParams | None = None, rew
     for _ in range(200):
         s_new = richness_for(factor * value, p.depletion, p.reward_floor)
         if s_new <= 0.0:
-            raise ValueError(f"gamma={gamma!r}: never leaving is optimal for this discount")
+            raise ValueError(
+                f"gamma={gamma!r}: policy iteration reached 'never leave' (the discounted value of leaving "
+                "is below the reward floor's); no leaving threshold is computed for so steep a discount"
+            )
         new = leave_value(s_new)
         s_c = s_new
         if abs(new - value) <= 1e-12 * abs(value):
             break
         value = new
-    return kbar * s_c
+    return float(kbar * s_c)

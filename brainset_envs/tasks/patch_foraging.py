@@ -56,7 +56,7 @@ class PatchForagingCore(TaskCore):
         block_cue: bool = False,
     ):
         self.h = check_float("harvest_time", harvest_time, 0.0, 1e5, low_open=True)
-        self.taus = check_floats("travel_time", travel_time, 0.0, 1e5)
+        self.taus = check_floats("travel_time", travel_time, 0.0, 1e5, low_open=True)
         self.deps = _depletions(depletion)
         for name, flag in (("arrival_harvest", arrival_harvest), ("block_cue", block_cue)):
             if not isinstance(flag, (bool, np.bool_)):
@@ -72,9 +72,6 @@ class PatchForagingCore(TaskCore):
             for d in self.deps for t in self.taus
         ]
         p = self.conditions[0]
-        if self.taus.min() == 0.0 and not self.arrival_harvest:
-            raise ValueError("travel_time=0 with arrival_harvest=False lets leaving take no time and pay "
-                             "nothing; use travel_time > 0")
         self.mu, self.sd, self.lo, self.hi = p.richness_mean, p.richness_sd, p.richness_min, p.richness_max
         self.floor = p.reward_floor
         self.cond_a = np.array([c.depletion[0] for c in self.conditions])
@@ -134,9 +131,13 @@ class PatchForagingCore(TaskCore):
     # env order.
 
     def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
-        n = len(action)
-        if n == 1:
+        if len(action) == 1:
             return self._step_one(state, int(action[0]), rng)
+        return self._step_batch(state, action, rng)
+
+    def _step_batch(self, state: State, action: np.ndarray, rng: np.random.Generator):
+        """The dynamics over a batch of envs (numpy, no per-env loop)."""
+        n = len(action)
         harvest = action == HARVEST
         leave = ~harvest
         n_harvest = int(np.count_nonzero(harvest))
