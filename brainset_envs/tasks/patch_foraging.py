@@ -74,8 +74,7 @@ class PatchForagingCore(TaskCore):
         p = self.conditions[0]
         self.mu, self.sd, self.lo, self.hi = p.richness_mean, p.richness_sd, p.richness_min, p.richness_max
         self.floor = p.reward_floor
-        self.cond_a = np.array([c.depletion[0] for c in self.conditions])
-        self.cond_b = np.array([c.depletion[1] for c in self.conditions])
+        self.cond_dep = np.repeat(np.arange(len(self.deps)), len(self.taus))  # depletion index of each
         self.cond_kbar = np.array([c.kappa_mean for c in self.conditions])
         self.cond_tau = np.array([c.travel_time for c in self.conditions])
         self.single = len(self.conditions) == 1
@@ -98,7 +97,7 @@ class PatchForagingCore(TaskCore):
         return {
             "s": f(n), "kappa": f(n), "harvests": f(n), "t_patch": f(n), "elapsed": f(n), "last_reward": f(n),
             "travelled": f(n, bool), "duration": f(n), "patch": f(n, np.int64), "total": f(n), "exp": f(n),
-            "cond": f(n, np.int64), "tau": f(n), "kbar": f(n), "a": f(n), "b": f(n),
+            "cond": f(n, np.int64), "dep": f(n, np.int64), "tau": f(n), "kbar": f(n),
             "obs": f((n, self.obs_dim), np.float32), "trace": f((n, TRACE_BINS), np.float32),
         }
 
@@ -108,8 +107,7 @@ class PatchForagingCore(TaskCore):
         cond = 0 if self.single else rng.integers(0, len(self.conditions), k)
         s0 = np.clip(self.mu + self.sd * rng.standard_normal(k), self.lo, self.hi)
         state["cond"][idx] = cond
-        for key, table in (("tau", self.cond_tau), ("kbar", self.cond_kbar), ("a", self.cond_a),
-                           ("b", self.cond_b)):
+        for key, table in (("tau", self.cond_tau), ("kbar", self.cond_kbar), ("dep", self.cond_dep)):
             state[key][idx] = table[cond]
         state["s"][idx] = s0
         state["exp"][idx] = state["kbar"][idx] * s0
@@ -127,8 +125,8 @@ class PatchForagingCore(TaskCore):
     # --- dynamics ----------------------------------------------------------------------------------------
 
     # Random stream layout (shared by both paths, so the single env, the vector env and the fast path
-    # agree): each step draws one Beta factor per harvesting env, then one normal per leaving env, in
-    # env order.
+    # agree): each step draws one Beta factor per harvesting env (grouped by depletion law, in env order
+    # within a group), then one normal per leaving env, in env order.
 
     def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
         if len(action) == 1:
@@ -142,10 +140,12 @@ class PatchForagingCore(TaskCore):
         leave = ~harvest
         n_harvest = int(np.count_nonzero(harvest))
         kappa = np.zeros(n)
-        if self.single:
+        if len(self.deps) == 1:
             kappa[harvest] = rng.beta(self.deps[0][0], self.deps[0][1], n_harvest)
-        else:
-            kappa[harvest] = rng.beta(state["a"][harvest], state["b"][harvest])
+        else:  # one draw per depletion law (numpy's beta is 2x slower with per-element parameters)
+            for d, (a, b) in enumerate(self.deps):
+                group = harvest & (state["dep"] == d)
+                kappa[group] = rng.beta(a, b, int(np.count_nonzero(group)))
         s_old, elapsed = state["s"], state["elapsed"]
         s_new = kappa * s_old
         s0 = np.clip(rng.standard_normal(n - n_harvest) * self.sd + self.mu, self.lo, self.hi)
@@ -187,10 +187,7 @@ class PatchForagingCore(TaskCore):
         """The same dynamics for a batch of one, on Python floats (the single env's hot path)."""
         s_old, elapsed = state["s"].item(), state["elapsed"].item()
         if a == HARVEST:
-            if self.single:
-                kappa = rng.beta(*self.deps[0])
-            else:
-                kappa = rng.beta(state["a"].item(), state["b"].item())
+            kappa = rng.beta(*self.deps[state["dep"].item()])
             dur, s_new = self.h, kappa * s_old
             reward = s_new if s_new > self.floor else self.floor
             harvests, t_patch, leave = state["harvests"].item() + 1.0, state["t_patch"].item() + self.h, False
@@ -288,17 +285,20 @@ class PatchForagingEnv(TaskEnv):
     (0.5), `block_time` (390 s), `arrival_harvest` (True), `block_cue` (False), `render_mode`.
 
     ## Ground truth
-    `brainset_envs.analysis.mvt.mvt_optimum(depletion=..., travel_time=...)`: the optimal threshold T*
-    (harvest again iff kappa_bar * s >= T*) and rate rho*, computed exactly; `discounted_threshold`
-    for an agent discounting by gamma per second; `simulate_oracle`; `foraging_stats` (empirical leaving
-    threshold, harvests per patch, reward rate / rho* from an episode log).
+    `brainset_envs.analysis.mvt`: `mvt_optimum(depletion=..., travel_time=...)` gives the optimal
+    threshold T* (harvest again iff kappa_bar * s >= T*) and rate rho*, computed exactly (no
+    simulation); `discounted_threshold(gamma, ...)` for an agent discounting by gamma per second.
+    `brainset_envs.analysis.foraging`: `MVTOracle` (the optimal forager, acting on `info`),
+    `simulate_oracle`, `record_log` and `foraging_stats` (empirical leaving threshold, harvests per
+    patch, reward rate and rate / rho* from any episode log). Exact values (tasks.md anchors, from a
+    simulated threshold search on a 0.1 grid, in brackets):
 
-    | configuration | depletion | travel | T* | rho* |
-    |---|---|---|---|---|
-    | SteepShort (default) | 0.880 | 6 s | 6.82 | 2.274 |
-    | SteepLong | 0.880 | 12 s | 5.05 | 1.684 |
-    | ShallowShort | 0.943 | 6 s | 7.62 | 2.539 |
-    | ShallowLong | 0.943 | 12 s | 6.11 | 2.035 |
+    | configuration | depletion mean | travel | T* | rho* (reward/s) | harvests per patch |
+    |---|---|---|---|---|---|
+    | SteepShort (default) | 0.880 | 6 s | 6.82 (6.9) | 2.2735 (2.274) | 3.64 |
+    | SteepLong | 0.880 | 12 s | 5.05 (5.2) | 1.6844 (1.683) | 5.91 |
+    | ShallowShort | 0.943 | 6 s | 7.62 (7.6) | 2.5388 (2.539) | 5.29 |
+    | ShallowLong | 0.943 | 12 s | 6.11 (6.1) | 2.0352 (2.035) | 9.02 |
 
     ## Registered configurations
     - `BrainSet/PatchForaging-v0`: steep depletion, 6 s travel.
