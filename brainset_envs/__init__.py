@@ -35,6 +35,17 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("OrientationDiscriminationEasy", "orientation", "OrientationDiscrimination",
      {"offset_deg": 20.0, "noise_std": 0.1}),
     ("OrientationDiscriminationPair", "orientation", "OrientationDiscrimination", {"two_frame": True}),
+    ("PatchForaging", "patch_foraging", "PatchForaging", {}),
+    ("PatchForagingSteepShort", "patch_foraging", "PatchForaging",
+     {"depletion": "steep", "travel_time": 6.0}),
+    ("PatchForagingSteepLong", "patch_foraging", "PatchForaging",
+     {"depletion": "steep", "travel_time": 12.0}),
+    ("PatchForagingShallowShort", "patch_foraging", "PatchForaging",
+     {"depletion": "shallow", "travel_time": 6.0}),
+    ("PatchForagingShallowLong", "patch_foraging", "PatchForaging",
+     {"depletion": "shallow", "travel_time": 12.0}),
+    ("PatchForagingMixed", "patch_foraging", "PatchForaging",
+     {"depletion": ["steep", "shallow"], "travel_time": [6.0, 12.0], "block_cue": True}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

@@ -22,6 +22,22 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"transfer": "sideways"}, "transfer"),
         ({"contrast": 2.0}, "contrast"),
     ],
+    "PatchForaging": [
+        ({"harvest_time": 0.0}, "harvest_time"),
+        ({"travel_time": -1.0}, "travel_time"),
+        ({"travel_time": 0.0}, "travel_time"),
+        ({"travel_time": []}, "travel_time"),
+        ({"depletion": "flat"}, "depletion"),
+        ({"depletion": (14.9, -2.0)}, "depletion"),
+        ({"depletion": []}, "depletion"),
+        ({"richness_sd": -1.0}, "richness_sd"),
+        ({"richness_min": 5.0, "richness_max": 4.0}, "richness_max"),
+        ({"richness_mean": 20.0}, "richness_mean"),
+        ({"reward_floor": "high"}, "reward_floor"),
+        ({"block_time": 0.0}, "block_time"),
+        ({"arrival_harvest": "yes"}, "arrival_harvest"),
+        ({"block_cue": 1}, "block_cue"),
+    ],
 }
 
 # Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no

@@ -1,1 +1,1 @@
-"""Ground truth and behavioural analysis for every task (no torch needed)."""
+"""Ground truth and behavioural analysis for every task (numpy/scipy only: usable without torch or `agents`)."""
