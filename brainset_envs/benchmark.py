@@ -24,6 +24,7 @@ VECTOR_SIZES = (1, 64, 1024)
 TARGETS: dict[str, list[tuple[str, float]]] = {
     "BrainSet/OrientationDiscrimination-v0": [
         ("single", 10_000), ("native_1024/sync_1024", 10), ("block_native_1024_images/noise_1024_images", 0.5)],
+    "BrainSet/PatchForaging-v0": [("single", 50_000), ("native_1024", 5_000_000), ("native_1024/sync_1024", 50)],
 }
 
 
