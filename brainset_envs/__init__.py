@@ -35,6 +35,10 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("OrientationDiscriminationEasy", "orientation", "OrientationDiscrimination",
      {"offset_deg": 20.0, "noise_std": 0.1}),
     ("OrientationDiscriminationPair", "orientation", "OrientationDiscrimination", {"two_frame": True}),
+    ("WaterMaze", "water_maze", "WaterMaze", {}),
+    ("WaterMazeReversal", "water_maze", "WaterMaze", {"protocol": "reversal", "reversal_day": 13}),
+    ("WaterMazeDMP", "water_maze", "WaterMaze", {"protocol": "dmp"}),
+    ("WaterMazeView", "water_maze", "WaterMaze", {"observation": "view"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

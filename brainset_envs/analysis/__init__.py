@@ -1,0 +1,1 @@
+"""Ground truth and behavioural analysis of the tasks, usable without the ``agents`` package."""

@@ -1,0 +1,122 @@
+"""Distal cues of the water maze room, the rat's egocentric panoramic view of them, and the drawing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TEXTURE_BINS = 720  # half-degree bins of the room wall, by allocentric angle (0 = E, counter-clockwise)
+BACKGROUND = 96
+
+
+def _cue_texture() -> np.ndarray:
+    """Grey levels (uint8) of the room wall: four distinct cues on a mid-grey wall."""
+    tex = np.full(TEXTURE_BINS, BACKGROUND, np.uint8)
+    deg = (np.arange(TEXTURE_BINS) + 0.5) * 360.0 / TEXTURE_BINS
+
+    def arc(centre: float, half: float) -> np.ndarray:
+        return np.abs((deg - centre + 180.0) % 360.0 - 180.0) <= half
+
+    tex[arc(60.0, 15.0)] = 255  # a wide white panel
+    tex[arc(150.0, 8.0)] = 0  # a narrow black panel
+    stripes = arc(235.0, 20.0)
+    tex[stripes] = np.where((deg[stripes] // 5.0) % 2 == 0, 250, 15)  # a striped panel
+    tex[arc(320.0, 12.0)] = 200  # a light panel with a dark centre line
+    tex[arc(320.0, 3.0)] = 30
+    return tex
+
+
+CUE_TEXTURE = _cue_texture()
+
+
+def panoramic_view(pos: np.ndarray, head: np.ndarray, rot: np.ndarray, wall_radius: float,
+                   texture: np.ndarray) -> np.ndarray:
+    """What the rat sees of the room wall: (n, W) uint8, one pixel per viewing direction.
+
+    ``pos`` (n, 2) positions and ``head`` (n, 2) unit heading vectors; ``rot`` (2, W) holds the cosine and
+    sine of each pixel's angle relative to the heading (pixel W/2 straight ahead, pixel 0 behind on the
+    left, angles decreasing to the right). Each ray meets the circular wall of ``wall_radius`` at one
+    point; its grey level is the wall's texture there (nearer cues subtend larger angles: parallax).
+    """
+    hx, hy = head[:, :1], head[:, 1:]
+    ux = hx * rot[0] - hy * rot[1]
+    uy = hy * rot[0] + hx * rot[1]
+    x, y = pos[:, :1], pos[:, 1:]
+    b = x * ux + y * uy
+    c = x * x + y * y - wall_radius * wall_radius  # < 0: the rat is inside the wall
+    t = np.sqrt(np.maximum(b * b - c, 0.0)) - b
+    phi = np.arctan2(y + t * uy, x + t * ux)
+    n_bins = len(texture)
+    idx = np.floor(np.mod(phi, 2.0 * np.pi) * (n_bins / (2.0 * np.pi))).astype(np.int64) % n_bins
+    return texture[idx]
+
+
+# --- drawing --------------------------------------------------------------------------------------------
+
+_CX, _CY, _POOL_PX, _RING_IN, _RING_OUT = 160, 160, 128, 138, 154
+
+
+def _ring_surface(canvas: Any):
+    """The room wall with its cues, drawn once per canvas (it never changes)."""
+    import pygame
+
+    ring = canvas.__dict__.get("_maze_ring")
+    if ring is None:
+        ring = pygame.Surface((320, 320), pygame.SRCALPHA)
+        n = TEXTURE_BINS
+        for k in range(n):
+            a0, a1 = 2 * np.pi * k / n, 2 * np.pi * (k + 1.2) / n
+            g = int(CUE_TEXTURE[k])
+            pts = [(_CX + r * np.cos(a), _CY - r * np.sin(a)) for r, a in
+                   ((_RING_IN, a0), (_RING_OUT, a0), (_RING_OUT, a1), (_RING_IN, a1))]
+            pygame.draw.polygon(ring, (g, g, g), pts)
+        canvas.__dict__["_maze_ring"] = ring
+    return ring
+
+
+def draw_maze(core: Any, canvas: Any, state: dict, i: int) -> None:
+    """Pool, faint platform, swim path of the current trial, cues, rat, view strip and counters."""
+    import pygame
+
+    surf = canvas.surface
+    surf.fill((28, 30, 38))
+    surf.blit(_ring_surface(canvas), (0, 0))
+    scale = _POOL_PX / core.R
+
+    def px(p: np.ndarray) -> tuple[float, float]:
+        return _CX + float(p[0]) * scale, _CY - float(p[1]) * scale
+
+    pygame.draw.circle(surf, (38, 88, 140), (_CX, _CY), _POOL_PX)
+    for a, b in (((-1, 0), (1, 0)), ((0, -1), (0, 1))):  # quadrant lines
+        pygame.draw.line(surf, (52, 102, 154), px(np.array(a) * core.R), px(np.array(b) * core.R), 1)
+    pygame.draw.circle(surf, (200, 200, 210), (_CX, _CY), _POOL_PX, 2)
+    plat = state["plat"][i]
+    rp = max(2, round(core.rp * scale))
+    if state["probe"][i]:  # removed for the probe: only where it was
+        pygame.draw.circle(surf, (90, 140, 190), px(plat), rp, 1)
+    else:
+        pygame.draw.circle(surf, (62, 118, 170), px(plat), rp)
+        pygame.draw.circle(surf, (96, 150, 200), px(plat), rp, 1)
+    steps = int(state["steps"][i])
+    cap = core.path_cap
+    first = max(0, steps - cap + 1)
+    path = state["path"][i, np.arange(first, steps + 1) % cap]
+    if len(path) > 1:
+        pygame.draw.lines(surf, (250, 210, 70), False, [px(p) for p in path], 2)
+    pygame.draw.circle(surf, (120, 230, 120), px(path[0]), 4)  # start
+    pos, head = state["pos"][i], state["head"][i]
+    pygame.draw.circle(surf, (245, 245, 245), px(pos), 5)
+    pygame.draw.line(surf, (245, 245, 245), px(pos), px(pos + head * (9 / scale)), 2)
+    # The rat's view (whatever the observation mode), as a strip under the arena.
+    strip = panoramic_view(state["pos"][i:i + 1], state["head"][i:i + 1], core._view_rot,
+                           core.cue_distance * core.R, core.texture)[0]
+    g = np.repeat(np.repeat(strip[:, None], 12, axis=1)[..., None], 3, axis=2)
+    surf.blit(pygame.transform.scale(pygame.surfarray.make_surface(g), (304, 12)), (8, 326))
+    pygame.draw.line(surf, (255, 60, 60), (160, 322), (160, 340), 1)  # straight ahead
+    day, trial = int(state["day"][i]), int(state["trial"][i])
+    esc, limit = int(state["escape"][i]), int(state["limit"][i])
+    status = f"escaped in {esc} steps" if esc >= 0 else ("probe trial" if state["probe"][i] else
+                                                          ("timeout" if steps >= limit else ""))
+    line = f"day {day}  trial {trial}/{core.trials_per_day}  step {steps}/{limit}  {status}"
+    surf.blit(canvas.font(18).render(line, True, (230, 230, 230)), (8, 350))
