@@ -95,29 +95,34 @@ class WaterMazeCore(TaskCore):
         self.base_platform = self._platform_xy(platform)
 
         self.R2, self.rp2 = self.R * self.R, self.rp * self.rp
-        self.gain = (1.0 - self.momentum) * self.speed  # new velocity = m * v + gain * direction
+        gain = (1.0 - self.momentum) * self.speed  # new velocity = m * v + gain * direction
         ang = 2.0 * np.pi * np.arange(self.n_headings) / self.n_headings
         self.dirs = np.stack([np.cos(ang), np.sin(ang)], axis=1)  # heading k: 0 = E, counter-clockwise
-        self._dirs_list = self.dirs.tolist()
+        self._kicks = gain * self.dirs  # the velocity each heading adds
+        self._kicks_list = self._kicks.tolist()
+        self._gain = gain
+        # A step moves at most `speed` (the wall projection only shortens it), so only rats this close to
+        # the platform centre can touch it: the exact segment test runs for those alone.
+        self._near2 = (self.rp + self.speed) ** 2 * (1.0 + 1e-9) + 1e-12
         self.path_cap = min(max(self.max_steps, self.probe_steps) + 1, _PATH_CAP)
 
-        # Place cells: a separable Gaussian on a lattice, exp(-dx^2 k) * exp(-dy^2 k), row by row.
+        # Place cells: a separable Gaussian, exp(-dx^2 k) * exp(-dy^2 k) with dx, dy the offsets from the
+        # lattice lines; one exp per lattice line, then one product per cell.
         self.sigma = self.width * self.R
         self.centres = place_cell_centres(self.R, self.grid)
         self.n_cells = len(self.centres)
-        self._lattice = np.linspace(-self.R, self.R, self.grid).astype(np.float32)[None, None, :]
-        self._neg_k = np.float32(-1.0 / (2.0 * self.sigma * self.sigma))
         lat = np.linspace(-self.R, self.R, self.grid)
+        self._lattice = lat.astype(np.float32)[None, None, :]
+        self._neg_k = np.float32(-1.0 / (2.0 * self.sigma * self.sigma))
         yy, xx = np.meshgrid(lat, lat, indexing="ij")
-        keep = (np.hypot(xx, yy) <= self.R * 1.02).ravel()
-        self._flat_idx = np.flatnonzero(keep)
-        self._rows = []  # (lattice row j, first column, last column + 1, output offset)
-        off = 0
-        for j in range(self.grid):
-            cols = np.flatnonzero(keep.reshape(self.grid, self.grid)[j])
+        self._flat_idx = np.flatnonzero(np.hypot(xx, yy) <= self.R * 1.02)
+        keep = np.zeros(self.grid * self.grid, bool)
+        keep[self._flat_idx] = True
+        self._rows = []  # per lattice row: (row j, first column, last column + 1, offset in the output)
+        for j, row in enumerate(keep.reshape(self.grid, self.grid)):
+            cols = np.flatnonzero(row)
             if len(cols):
-                self._rows.append((j, int(cols[0]), int(cols[-1]) + 1, off))
-                off += len(cols)
+                self._rows.append((j, int(cols[0]), int(cols[-1]) + 1, int(keep[:j * self.grid].sum())))
 
         if self.observation == "place_cells":
             self.observation_space = spaces.Box(0.0, 1.0, (self.n_cells,), dtype=np.float32)
@@ -259,16 +264,16 @@ class WaterMazeCore(TaskCore):
     def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
         if len(action) == 1:
             return self._step_one(state, action)
+        pos, vel, plat = state["pos"], state["vel"], state["plat"]
+        vel *= self.momentum
         if self.action_type == "discrete":
-            u = self.dirs[action]
+            vel += self._kicks[action]
         else:
             u = action.astype(np.float64)
-            u /= np.maximum(np.hypot(u[:, 0], u[:, 1]), 1.0)[:, None]
-        pos, vel = state["pos"], state["vel"]
-        vel *= self.momentum
-        vel += self.gain * u
+            u /= np.maximum(np.sqrt(np.square(u).sum(axis=1)), 1.0)[:, None]
+            vel += self._gain * u
         new = pos + vel
-        r2 = new[:, 0] * new[:, 0] + new[:, 1] * new[:, 1]
+        r2 = np.square(new).sum(axis=1)
         out = r2 > self.R2
         if out.any():  # the wall: stop on it and keep only the velocity along it
             r = np.sqrt(r2[out])
@@ -277,42 +282,49 @@ class WaterMazeCore(TaskCore):
             v = vel[out]
             vr = v[:, 0] * e[:, 0] + v[:, 1] * e[:, 1]
             vel[out] = v - np.maximum(vr, 0.0)[:, None] * e
-        # Did the swim segment pos -> new cross the platform? (closest point of the segment to its centre)
-        seg, q = new - pos, state["plat"] - pos
-        l2 = seg[:, 0] * seg[:, 0] + seg[:, 1] * seg[:, 1]
-        dot = q[:, 0] * seg[:, 0] + q[:, 1] * seg[:, 1]
-        t = np.zeros_like(l2)
-        np.divide(dot, l2, out=t, where=l2 > 0.0)
-        np.clip(t, 0.0, 1.0, out=t)
-        close = pos + t[:, None] * seg
-        e = close - state["plat"]
-        hit = (e[:, 0] * e[:, 0] + e[:, 1] * e[:, 1] <= self.rp2) & ~state["probe"]
-        if hit.any():
-            new[hit] = close[hit]
+        # Did the swim segment pos -> new touch the platform? (closest point of the segment to its centre)
+        near = np.flatnonzero(np.square(plat - pos).sum(axis=1) <= self._near2)
+        hit = np.zeros(len(pos), bool)
+        if len(near):
+            p0, p1, c = pos[near], new[near], plat[near]
+            seg, q = p1 - p0, c - p0
+            l2 = seg[:, 0] * seg[:, 0] + seg[:, 1] * seg[:, 1]
+            dot = q[:, 0] * seg[:, 0] + q[:, 1] * seg[:, 1]
+            t = np.zeros_like(l2)
+            np.divide(dot, l2, out=t, where=l2 > 0.0)
+            np.clip(t, 0.0, 1.0, out=t)
+            close = p0 + t[:, None] * seg
+            e = close - c
+            h = (e[:, 0] * e[:, 0] + e[:, 1] * e[:, 1] <= self.rp2) & ~state["probe"][near]
+            if h.any():
+                new[near[h]] = close[h]
+                hit[near[h]] = True
         pos[:] = new
-        speed2 = vel[:, 0] * vel[:, 0] + vel[:, 1] * vel[:, 1]
-        moving = speed2 > 0.0
-        state["head"][moving] = vel[moving] / np.sqrt(speed2[moving])[:, None]
+        speed = np.sqrt(np.square(vel).sum(axis=1))[:, None]
+        np.divide(vel, speed, out=state["head"], where=speed > 0.0)  # heading: the last direction of motion
         steps = state["steps"]
         steps += 1
-        n = len(steps)
-        state["path"][np.arange(n), steps % self.path_cap] = new
-        state["escape"][hit] = steps[hit]
-        reward = np.where(hit, np.float32(self.reward_platform), np.float32(self.step_reward))
-        return reward, hit, ~hit & (steps >= state["limit"])
+        state["path"][np.arange(len(steps)), steps % self.path_cap] = new
+        reward = np.full(len(steps), np.float32(self.step_reward))
+        if len(near) and hit.any():
+            state["escape"][hit] = steps[hit]
+            reward[hit] = self.reward_platform
+        trunc = steps >= state["limit"]
+        trunc &= ~hit
+        return reward, hit, trunc
 
     def _step_one(self, state: State, action: np.ndarray):
         """The same arithmetic as :meth:`step`, in Python floats, for a batch of one (the single env)."""
         if self.action_type == "discrete":
-            ux, uy = self._dirs_list[int(action[0])]
+            kx, ky = self._kicks_list[int(action[0])]
         else:
             ux, uy = float(action[0, 0]), float(action[0, 1])
-            norm = max(math.hypot(ux, uy), 1.0)
-            ux, uy = ux / norm, uy / norm
+            norm = max(math.sqrt(ux * ux + uy * uy), 1.0)
+            kx, ky = self._gain * (ux / norm), self._gain * (uy / norm)
         (x, y), (vx, vy), (px, py) = state["pos"][0].tolist(), state["vel"][0].tolist(), \
             state["plat"][0].tolist()
-        m, g = self.momentum, self.gain
-        vx, vy = vx * m + g * ux, vy * m + g * uy
+        m = self.momentum
+        vx, vy = vx * m + kx, vy * m + ky
         nx, ny = x + vx, y + vy
         r2 = nx * nx + ny * ny
         if r2 > self.R2:
@@ -322,15 +334,18 @@ class WaterMazeCore(TaskCore):
             vr = vx * ex + vy * ey
             vr = vr if vr > 0.0 else 0.0
             vx, vy = vx - vr * ex, vy - vr * ey
-        sx, sy, qx, qy = nx - x, ny - y, px - x, py - y
-        l2 = sx * sx + sy * sy
-        t = (qx * sx + qy * sy) / l2 if l2 > 0.0 else 0.0
-        t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
-        cx, cy = x + t * sx, y + t * sy
-        ex, ey = cx - px, cy - py
-        hit = ex * ex + ey * ey <= self.rp2 and not state["probe"][0]
-        if hit:
-            nx, ny = cx, cy
+        hit = False
+        qx, qy = px - x, py - y
+        if qx * qx + qy * qy <= self._near2:
+            sx, sy = nx - x, ny - y
+            l2 = sx * sx + sy * sy
+            t = (qx * sx + qy * sy) / l2 if l2 > 0.0 else 0.0
+            t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
+            cx, cy = x + t * sx, y + t * sy
+            ex, ey = cx - px, cy - py
+            hit = ex * ex + ey * ey <= self.rp2 and not state["probe"][0]
+            if hit:
+                nx, ny = cx, cy
         state["pos"][0] = (nx, ny)
         state["vel"][0] = (vx, vy)
         speed2 = vx * vx + vy * vy
@@ -349,17 +364,23 @@ class WaterMazeCore(TaskCore):
     # --- observations ---------------------------------------------------------------------------------
 
     def place_cells(self, pos: np.ndarray) -> np.ndarray:
-        """Place-cell rates (n, n_cells) float32 at positions (n, 2): exp(-|p - c|^2 / (2 sigma^2))."""
+        """Place-cell rates (n, n_cells) float32 at positions (n, 2): exp(-|p - c|^2 / (2 sigma^2)).
+
+        Separable: the product of one Gaussian per lattice column and row. Each factor is kept above
+        exp(-43) ~ 2e-19, so rates never underflow to (slow) subnormal numbers; the rates of far cells
+        (true value below ~1e-37) are off by less than 1e-37.
+        """
         n = len(pos)
         g = self._lattice - pos.astype(np.float32)[:, :, None]  # (n, 2, grid): x and y offsets
         g *= g
         g *= self._neg_k
+        np.maximum(g, np.float32(-43.0), out=g)
         np.exp(g, out=g)
         if n == 1:
             return np.multiply.outer(g[0, 1], g[0, 0]).ravel().take(self._flat_idx)[None]
         out = np.empty((n, self.n_cells), np.float32)
         gx, gy = g[:, 0], g[:, 1]
-        for j, a, b, o in self._rows:
+        for j, a, b, o in self._rows:  # lattice row j: its cells are columns a..b-1, contiguous in `out`
             np.multiply(gy[:, j:j + 1], gx[:, a:b], out=out[:, o:o + b - a])
         return out
 
