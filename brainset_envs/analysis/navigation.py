@@ -24,9 +24,11 @@ def ideal_latency(
 
     ``distance`` is from the start to the platform centre. With momentum ``m`` the speed after ``t`` steps
     from rest is ``speed * (1 - m**t)``, so the distance covered in ``T`` steps is
-    ``speed * (T - m * (1 - m**T) / (1 - m))``. Returns int64 steps (0 when the start is on the platform).
+    ``speed * (T - m * (1 - m**T) / (1 - m))``. Returns int64 steps, shaped like ``distance`` (0 when
+    the start is on the platform).
     """
-    d = np.maximum(np.asarray(distance, dtype=np.float64) - platform_radius, 0.0)
+    shape = np.shape(distance)
+    d = np.maximum(np.asarray(distance, dtype=np.float64).reshape(-1) - platform_radius, 0.0)
     steps = np.ceil(d / speed - 1e-12).astype(np.int64)  # momentum only slows the rat down: a lower bound
     m = float(momentum)
 
@@ -37,7 +39,7 @@ def ideal_latency(
     while short.any():
         steps[short] += 1
         short = covered(steps) < d - 1e-9
-    return steps
+    return steps.reshape(shape)
 
 
 def path_length(positions: np.ndarray) -> float:
