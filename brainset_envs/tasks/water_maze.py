@@ -23,14 +23,26 @@ OPTION_KEYS = ("day", "trial", "probe", "start")
 _PATH_CAP = 1024  # most positions kept per env for drawing the swim path (a ring buffer)
 
 
-def place_cell_centres(pool_radius: float, grid: int) -> np.ndarray:
-    """Centres (N, 2) of a ``grid`` x ``grid`` lattice spanning the pool's bounding square, kept when
-    inside the pool (2% tolerance, so the lattice points next to the wall count: 161 cells for 15x15).
-    Ordered row by row (y, then x), so each lattice row is a contiguous block."""
+def place_cell_lattice(pool_radius: float, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice lines (grid,) spanning the pool's bounding square, and which of the grid x grid points
+    (flattened row by row: y, then x) are place cells: those inside the pool, with a 2% tolerance so the
+    lattice points next to the wall count (161 cells for 15 x 15)."""
     lat = np.linspace(-pool_radius, pool_radius, grid)
     yy, xx = np.meshgrid(lat, lat, indexing="ij")
-    keep = np.hypot(xx, yy) <= pool_radius * 1.02
-    return np.stack([xx[keep], yy[keep]], axis=1)
+    return lat, (np.hypot(xx, yy) <= pool_radius * 1.02).ravel()
+
+
+def place_cell_centres(pool_radius: float, grid: int) -> np.ndarray:
+    """Centres (N, 2) of the place fields, row by row, so each lattice row is a contiguous block."""
+    lat, keep = place_cell_lattice(pool_radius, grid)
+    yy, xx = np.meshgrid(lat, lat, indexing="ij")
+    return np.stack([xx.ravel()[keep], yy.ravel()[keep]], axis=1)
+
+
+def _norm2(v: np.ndarray) -> np.ndarray:
+    """Squared norms of the rows of an (n, 2) array, as x * x + y * y (faster than a reduction)."""
+    sq = v * v
+    return sq[:, 0] + sq[:, 1]
 
 
 class WaterMazeCore(TaskCore):
@@ -91,7 +103,6 @@ class WaterMazeCore(TaskCore):
         self.cue_distance = check_float("cue_distance", cue_distance, 1.0, 100.0)
         self.reward_platform = check_float("reward_platform", reward_platform)
         self.step_reward = check_float("step_reward", step_reward)
-        self.platform_name = platform if isinstance(platform, str) else None
         self.base_platform = self._platform_xy(platform)
 
         self.R2, self.rp2 = self.R * self.R, self.rp * self.rp
@@ -111,13 +122,10 @@ class WaterMazeCore(TaskCore):
         self.sigma = self.width * self.R
         self.centres = place_cell_centres(self.R, self.grid)
         self.n_cells = len(self.centres)
-        lat = np.linspace(-self.R, self.R, self.grid)
+        lat, keep = place_cell_lattice(self.R, self.grid)
         self._lattice = lat.astype(np.float32)[None, None, :]
         self._neg_k = np.float32(-1.0 / (2.0 * self.sigma * self.sigma))
-        yy, xx = np.meshgrid(lat, lat, indexing="ij")
-        self._flat_idx = np.flatnonzero(np.hypot(xx, yy) <= self.R * 1.02)
-        keep = np.zeros(self.grid * self.grid, bool)
-        keep[self._flat_idx] = True
+        self._flat_idx = np.flatnonzero(keep)
         self._rows = []  # per lattice row: (row j, first column, last column + 1, offset in the output)
         for j, row in enumerate(keep.reshape(self.grid, self.grid)):
             cols = np.flatnonzero(row)
@@ -162,7 +170,9 @@ class WaterMazeCore(TaskCore):
             "escape": np.full(n, -1, np.int64), "start": z(n, np.int64), "order": z((n, 4), np.int64),
             "order_day": np.full(n, -1, np.int64), "ideal": z(n, np.int64),
             "force_probe": z(n, bool), "force_start": np.full(n, -1, np.int64),
-            "path": z((n, self.path_cap, 2), np.float32),
+            # Swim path: a ring buffer indexed by `clock`, the count of steps of the whole batch (equal in
+            # every env, as all envs step together); the current trial began at clock - steps.
+            "path": z((n, self.path_cap, 2), np.float32), "clock": z(n, np.int64),
         }
 
     def restart(self, state: State) -> None:
@@ -257,7 +267,7 @@ class WaterMazeCore(TaskCore):
         state["steps"][idx], state["escape"][idx] = 0, -1
         dist = np.hypot(*(xy - state["plat"][idx]).T)
         state["ideal"][idx] = ideal_latency(dist, self.rp, self.speed, self.momentum)
-        state["path"][idx, 0] = xy
+        state["path"][idx, state["clock"][idx] % self.path_cap] = xy
 
     # --- dynamics -------------------------------------------------------------------------------------
 
@@ -267,13 +277,13 @@ class WaterMazeCore(TaskCore):
         pos, vel, plat = state["pos"], state["vel"], state["plat"]
         vel *= self.momentum
         if self.action_type == "discrete":
-            vel += self._kicks[action]
+            vel += np.take(self._kicks, action, axis=0)
         else:
             u = action.astype(np.float64)
-            u /= np.maximum(np.sqrt(np.square(u).sum(axis=1)), 1.0)[:, None]
+            u /= np.maximum(np.sqrt(_norm2(u)), 1.0)[:, None]
             vel += self._gain * u
         new = pos + vel
-        r2 = np.square(new).sum(axis=1)
+        r2 = _norm2(new)
         out = r2 > self.R2
         if out.any():  # the wall: stop on it and keep only the velocity along it
             r = np.sqrt(r2[out])
@@ -283,7 +293,7 @@ class WaterMazeCore(TaskCore):
             vr = v[:, 0] * e[:, 0] + v[:, 1] * e[:, 1]
             vel[out] = v - np.maximum(vr, 0.0)[:, None] * e
         # Did the swim segment pos -> new touch the platform? (closest point of the segment to its centre)
-        near = np.flatnonzero(np.square(plat - pos).sum(axis=1) <= self._near2)
+        near = np.flatnonzero(_norm2(plat - pos) <= self._near2)
         hit = np.zeros(len(pos), bool)
         if len(near):
             p0, p1, c = pos[near], new[near], plat[near]
@@ -300,11 +310,17 @@ class WaterMazeCore(TaskCore):
                 new[near[h]] = close[h]
                 hit[near[h]] = True
         pos[:] = new
-        speed = np.sqrt(np.square(vel).sum(axis=1))[:, None]
-        np.divide(vel, speed, out=state["head"], where=speed > 0.0)  # heading: the last direction of motion
+        speed = np.sqrt(_norm2(vel))[:, None]
+        moving = speed > 0.0
+        if moving.all():  # heading: the last direction of motion
+            np.divide(vel, speed, out=state["head"])
+        else:
+            np.divide(vel, speed, out=state["head"], where=moving)
         steps = state["steps"]
         steps += 1
-        state["path"][np.arange(len(steps)), steps % self.path_cap] = new
+        clock = state["clock"]
+        clock += 1
+        state["path"][:, clock[0] % self.path_cap] = new
         reward = np.full(len(steps), np.float32(self.step_reward))
         if len(near) and hit.any():
             state["escape"][hit] = steps[hit]
@@ -354,7 +370,9 @@ class WaterMazeCore(TaskCore):
             state["head"][0] = (vx / sp, vy / sp)
         steps = int(state["steps"][0]) + 1
         state["steps"][0] = steps
-        state["path"][0, steps % self.path_cap] = (nx, ny)
+        clock = int(state["clock"][0]) + 1
+        state["clock"][0] = clock
+        state["path"][0, clock % self.path_cap] = (nx, ny)
         if hit:
             state["escape"][0] = steps
         reward = self.reward_platform if hit else self.step_reward
@@ -381,7 +399,7 @@ class WaterMazeCore(TaskCore):
         out = np.empty((n, self.n_cells), np.float32)
         gx, gy = g[:, 0], g[:, 1]
         for j, a, b, o in self._rows:  # lattice row j: its cells are columns a..b-1, contiguous in `out`
-            np.multiply(gy[:, j:j + 1], gx[:, a:b], out=out[:, o:o + b - a])
+            np.einsum("n,nc->nc", gy[:, j], gx[:, a:b], out=out[:, o:o + b - a])  # (faster than multiply)
         return out
 
     def view(self, state: State) -> np.ndarray:

@@ -101,7 +101,8 @@ def draw_maze(core: Any, canvas: Any, state: dict, i: int) -> None:
     steps = int(state["steps"][i])
     cap = core.path_cap
     first = max(0, steps - cap + 1)
-    path = state["path"][i, np.arange(first, steps + 1) % cap]
+    t0 = int(state["clock"][i]) - steps  # the clock at the start of the trial
+    path = state["path"][i, (t0 + np.arange(first, steps + 1)) % cap]
     if len(path) > 1:
         pygame.draw.lines(surf, (250, 210, 70), False, [px(p) for p in path], 2)
     pygame.draw.circle(surf, (120, 230, 120), px(path[0]), 4)  # start
