@@ -143,7 +143,7 @@ class WaterMazeCore(TaskCore):
         self.action_space = spaces.Discrete(self.n_headings) if self.action_type == "discrete" else \
             spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
         off = np.pi - 2.0 * np.pi * (np.arange(self.view_width) + 0.5) / self.view_width
-        self._view_rot = np.stack([np.cos(off), np.sin(off)])  # pixel angles relative to the heading
+        self._view_rot = np.stack([np.cos(off), np.sin(off)]).astype(np.float32)  # relative to the heading
         self.texture = CUE_TEXTURE
 
     def _platform_xy(self, platform: Any) -> np.ndarray:

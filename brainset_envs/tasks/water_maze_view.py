@@ -34,22 +34,36 @@ def panoramic_view(pos: np.ndarray, head: np.ndarray, rot: np.ndarray, wall_radi
                    texture: np.ndarray) -> np.ndarray:
     """What the rat sees of the room wall: (n, W) uint8, one pixel per viewing direction.
 
-    ``pos`` (n, 2) positions and ``head`` (n, 2) unit heading vectors; ``rot`` (2, W) holds the cosine and
-    sine of each pixel's angle relative to the heading (pixel W/2 straight ahead, pixel 0 behind on the
-    left, angles decreasing to the right). Each ray meets the circular wall of ``wall_radius`` at one
-    point; its grey level is the wall's texture there (nearer cues subtend larger angles: parallax).
+    ``pos`` (n, 2) positions and ``head`` (n, 2) unit heading vectors; ``rot`` (2, W) float32 holds the
+    cosine and sine of each pixel's angle relative to the heading (pixel W/2 straight ahead, pixel 0
+    behind on the left, angles decreasing to the right). Each ray meets the circular wall of
+    ``wall_radius`` at one point; its grey level is the wall's texture there (nearer cues subtend larger
+    angles: parallax). Computed in float32.
     """
-    hx, hy = head[:, :1], head[:, 1:]
-    ux = hx * rot[0] - hy * rot[1]
-    uy = hy * rot[0] + hx * rot[1]
-    x, y = pos[:, :1], pos[:, 1:]
-    b = x * ux + y * uy
-    c = x * x + y * y - wall_radius * wall_radius  # < 0: the rat is inside the wall
-    t = np.sqrt(np.maximum(b * b - c, 0.0)) - b
-    phi = np.arctan2(y + t * uy, x + t * ux)
+    f32 = np.float32
+    hx, hy = head[:, :1].astype(f32), head[:, 1:].astype(f32)
+    x, y = pos[:, :1].astype(f32), pos[:, 1:].astype(f32)
+    ux = hx * rot[0]
+    ux -= hy * rot[1]
+    uy = hy * rot[0]
+    uy += hx * rot[1]
+    b = x * ux
+    b += y * uy
+    disc = b * b
+    disc += f32(wall_radius * wall_radius) - (x * x + y * y)  # > 0: the rat is inside the wall
+    t = np.sqrt(np.maximum(disc, f32(0.0), out=disc), out=disc)
+    t -= b
+    ux *= t
+    ux += x
+    uy *= t
+    uy += y
+    phi = np.arctan2(uy, ux)  # angle of the point hit on the wall, in [-pi, pi]
     n_bins = len(texture)
-    idx = np.floor(np.mod(phi, 2.0 * np.pi) * (n_bins / (2.0 * np.pi))).astype(np.int64) % n_bins
-    return texture[idx]
+    phi += f32(np.pi)
+    phi *= f32(n_bins / (2.0 * np.pi))
+    idx = phi.astype(np.int32)
+    np.minimum(idx, n_bins - 1, out=idx)
+    return np.take(np.roll(texture, n_bins // 2), idx)  # the texture indexed from angle -pi
 
 
 # --- drawing --------------------------------------------------------------------------------------------
