@@ -3,7 +3,8 @@
     PYTHONPATH=. python scripts/watermaze_fmd.py --rats 20 --days 16 --reversal-day 13 --seed 0
 
 Writes runs/WaterMaze__fmd__<seed>__<time>/ with latency.png (mean escape latency per day), trials.png
-(a trained rat's trial before and after the reversal), results.json and command.txt. --assets also
+(a trained rat's trial before and after the reversal), results.json (latencies of every rat, day and
+trial; time per quadrant in a probe trial before the reversal) and command.txt. --assets also
 writes assets/watermaze_latency.png and assets/watermaze_trial.png for the README.
 """
 
@@ -20,11 +21,13 @@ import numpy as np
 from agents.classic.actor_critic import (
     FMDConfig,
     plot_latency,
+    probe_occupancy,
     render_trial,
     save_image,
     save_json,
     train,
 )
+from brainset_envs.analysis.navigation import QUADRANTS
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> str:
         fh.write(shlex.join([sys.executable, *sys.argv]) + "\n")
     summary = result.summary()
     summary["seconds"] = round(secs, 2)
+    occ = probe_occupancy(result, day=before, start="S", seed=a.seed, weights_day=before).mean(axis=0)
+    summary["probe"] = {"day": before, "start": "S", "weights_after_day": before,
+                        "time_per_quadrant": dict(zip(QUADRANTS, occ.round(4).tolist(), strict=True))}
     save_json(summary, os.path.join(run, "results.json"))
     plot_latency(result, os.path.join(run, "latency.png"))
     # A rat trained up to the day before the reversal, swimming from the south on that day and on the
@@ -70,6 +76,8 @@ def main(argv: list[str] | None = None) -> str:
         save_image(trials, os.path.join("assets", "watermaze_trial.png"))
     days = " ".join(f"{v:.1f}" for v in result.per_day)
     print(f"{a.rats} rats, {secs:.1f} s; mean escape latency per day (steps): {days}")
+    print(f"probe trial on day {before} from S, time per quadrant: "
+          + ", ".join(f"{q} {v:.2f}" for q, v in zip(QUADRANTS, occ, strict=True)))
     print(f"wrote {run}")
     return run
 

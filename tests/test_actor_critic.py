@@ -10,6 +10,7 @@ from agents.classic.actor_critic import (
     FMDConfig,
     PlaceCellActorCritic,
     plot_latency,
+    probe_occupancy,
     render_trial,
     train,
 )
@@ -46,7 +47,7 @@ def test_learns_the_platform_then_is_inflexible_after_reversal():
     """tasks.md section 4: latency falls to <= 30% of day 1 by day 10 (reference 99 -> 17 steps), and
     after the platform moves to the opposite quadrant the next day is >= 3x the day before (16.5 ->
     113.5)."""
-    result = train(FMDConfig(n_rats=40, days=13, reversal_day=13, seed=0))
+    result = train(FMDConfig(n_rats=40, days=13, reversal_day=13, seed=0), snapshot_days=(1, 12))
     d = result.per_day
     assert result.latencies.shape == (40, 13, 4)
     assert d[0] > 80  # day 1: untrained rats mostly time out (120 steps)
@@ -55,6 +56,10 @@ def test_learns_the_platform_then_is_inflexible_after_reversal():
     # Every rat improves (not just the mean).
     per_rat = result.latencies.mean(axis=2)
     assert np.all(per_rat[:, 9] < per_rat[:, 0])
+    # Probe trial (platform removed) from the south: trained rats search the platform's quadrant.
+    late = probe_occupancy(result, day=12, start="S", weights_day=12).mean(axis=0)
+    early = probe_occupancy(result, day=12, start="S", weights_day=1).mean(axis=0)
+    assert late[0] > 0.5 and late[0] > 2 * early[0] and late[0] == late.max(), (late, early)
 
 
 def test_training_is_reproducible_and_snapshots_weights():

@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 import brainset_envs  # noqa: F401  (registers the ids)
-from brainset_envs.analysis.navigation import latency_table
+from brainset_envs.analysis.navigation import latency_table, quadrant_occupancy
 
 
 class PlaceCellActorCritic:
@@ -163,6 +163,33 @@ def render_trial(result: FMDResult, rat: int, day: int, start: str = "S", seed: 
             frame = env.render()
             env.close()
             return frame
+
+
+def probe_occupancy(result: FMDResult, day: int, start: str = "S", seed: int = 0,
+                    weights_day: int | None = None) -> np.ndarray:
+    """Time per quadrant (n_rats, 4) in a probe trial on ``day`` (platform removed), weights frozen.
+
+    Columns follow :data:`brainset_envs.analysis.navigation.QUADRANTS` (target first), with the target
+    the platform's quadrant on ``day``.
+    """
+    n = result.config.n_rats
+    envs = gym.make_vec("BrainSet/WaterMaze-v0", num_envs=n, vectorization_mode="vector_entry_point",
+                        **env_kwargs(result.config))
+    obs, info = envs.reset(seed=seed, options={"day": day, "probe": True, "start": start})
+    agent = PlaceCellActorCritic(n, result.agent.w.shape[1], result.agent.z.shape[1], beta=result.agent.beta)
+    w, z = (result.agent.w, result.agent.z) if weights_day is None else result.snapshots[weights_day]
+    agent.w, agent.z = w, z
+    rng = np.random.default_rng(seed)
+    xy = [np.stack([info["x"], info["y"]], axis=1)]
+    while True:
+        obs, _, term, trunc, info = envs.step(agent.act(obs, rng))
+        xy.append(np.stack([info["x"], info["y"]], axis=1))
+        if (term | trunc).all():  # probes all last probe_steps: every rat ends on the same step
+            break
+    envs.close()
+    path = np.stack(xy, axis=1)  # (n_rats, steps + 1, 2)
+    plat = np.stack([info["platform_x"], info["platform_y"]], axis=1)
+    return np.array([quadrant_occupancy(path[i], plat[i]) for i in range(n)])
 
 
 def plot_latency(result: FMDResult, path: str) -> None:
