@@ -168,7 +168,7 @@ class WaterMazeCore(TaskCore):
             "plat_day": np.full(n, -1, np.int64), "day": np.ones(n, np.int64), "trial": z(n, np.int64),
             "steps": z(n, np.int64), "limit": np.full(n, self.max_steps, np.int64), "probe": z(n, bool),
             "escape": np.full(n, -1, np.int64), "start": z(n, np.int64), "order": z((n, 4), np.int64),
-            "order_day": np.full(n, -1, np.int64), "ideal": z(n, np.int64),
+            "order_day": np.full(n, -1, np.int64), "ideal": z(n, np.int64), "ideal4": z((n, 4), np.int64),
             "force_probe": z(n, bool), "force_start": np.full(n, -1, np.int64),
             # Swim path: a ring buffer indexed by `clock`, the count of steps of the whole batch (equal in
             # every env, as all envs step together); the current trial began at clock - steps.
@@ -241,6 +241,10 @@ class WaterMazeCore(TaskCore):
                 flip = (d >= self.reversal_day) if self.protocol == "reversal" else np.zeros(len(new), bool)
                 state["plat"][new] = np.where(flip[:, None], -self.base_platform, self.base_platform)
             state["plat_day"][new] = d
+            if self.start == "cardinal":  # ground truth from each of the four starts, once per platform
+                rel = _START_XY[None] * self.R - state["plat"][new][:, None]  # (new, 4, 2)
+                state["ideal4"][new] = ideal_latency(np.hypot(rel[..., 0], rel[..., 1]), self.rp,
+                                                     self.speed, self.momentum)
         # Start position: each day visits N, E, S, W in a random order (or a random point on the rim).
         forced = state["force_start"][idx]
         if self.start == "cardinal":
@@ -260,13 +264,18 @@ class WaterMazeCore(TaskCore):
         state["pos"][idx] = xy
         state["vel"][idx] = 0.0
         state["head"][idx] = -xy / self.R  # facing the centre of the pool
-        probe = state["force_probe"][idx] | ((trial == 1) & np.isin(day, self.probe_days))
+        probe = state["force_probe"][idx]
+        if len(self.probe_days):
+            probe = probe | ((trial == 1) & np.isin(day, self.probe_days))
         state["probe"][idx] = probe
         state["limit"][idx] = np.where(probe, self.probe_steps, self.max_steps)
         state["force_probe"][idx], state["force_start"][idx] = False, -1
         state["steps"][idx], state["escape"][idx] = 0, -1
-        dist = np.hypot(*(xy - state["plat"][idx]).T)
-        state["ideal"][idx] = ideal_latency(dist, self.rp, self.speed, self.momentum)
+        if self.start == "cardinal":
+            state["ideal"][idx] = state["ideal4"][idx, s]
+        else:
+            dist = np.hypot(*(xy - state["plat"][idx]).T)
+            state["ideal"][idx] = ideal_latency(dist, self.rp, self.speed, self.momentum)
         state["path"][idx, state["clock"][idx] % self.path_cap] = xy
 
     # --- dynamics -------------------------------------------------------------------------------------
