@@ -6,7 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from brainset_envs.tasks.water_maze import WaterMazeCore, WaterMazeEnv, place_cell_centres
+from brainset_envs.tasks.water_maze import WaterMazeCore, WaterMazeEnv
+from brainset_envs.tasks.water_maze_view import place_cell_centres
 
 E, N, W, S = 0, 2, 4, 6  # headings
 
@@ -244,3 +245,24 @@ def test_render_draws_path_and_changes_nothing():
     yellow = (frame[..., 0] > 200) & (frame[..., 1] > 170) & (frame[..., 2] < 120)
     assert yellow.sum() > 20
     env.close()
+
+
+def test_protocol_can_be_changed_through_reset_options():
+    env = make(trials_per_day=1)
+    _, info = env.reset(seed=0)
+    home = (info["platform_x"], info["platform_y"])
+    _, info = env.reset(options={"protocol": "reversal", "reversal_day": 3})
+    assert info["day"] == 2 and (info["platform_x"], info["platform_y"]) == pytest.approx(home)
+    _, info = env.reset()
+    assert info["day"] == 3
+    assert (info["platform_x"], info["platform_y"]) == pytest.approx((-home[0], -home[1]))
+    _, info = env.reset(options={"protocol": "dmp", "probe_days": [5]})
+    dmp = (info["platform_x"], info["platform_y"])
+    assert dmp != pytest.approx(home) and dmp != pytest.approx((-home[0], -home[1]))
+    _, info = env.reset()
+    assert info["day"] == 5 and info["probe"]
+    for bad, word in [({"protocol": "maze"}, "protocol"), ({"reversal_day": 1}, "reversal_day"),
+                      ({"probe_days": 4}, "probe_days")]:
+        with pytest.raises((ValueError, TypeError), match=word):
+            env.reset(options=bad)
+    assert env.unwrapped.core.protocol == "dmp"  # a rejected option changes nothing

@@ -11,7 +11,12 @@ from gymnasium import spaces
 from brainset_envs.analysis.navigation import ideal_latency
 from brainset_envs.core.params import check_choice, check_float, check_int
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
-from brainset_envs.tasks.water_maze_view import CUE_TEXTURE, draw_maze, panoramic_view
+from brainset_envs.tasks.water_maze_view import (
+    CUE_TEXTURE,
+    PlaceCells,
+    draw_maze,
+    panoramic_view,
+)
 
 PROTOCOLS = ("reference", "reversal", "dmp")
 OBSERVATIONS = ("place_cells", "position", "view")
@@ -19,24 +24,15 @@ OBSERVATIONS = ("place_cells", "position", "view")
 STARTS = ("N", "E", "S", "W")
 _START_XY = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])
 QUADRANT_CENTRES = {"NE": (1.0, 1.0), "NW": (-1.0, 1.0), "SW": (-1.0, -1.0), "SE": (1.0, -1.0)}
-OPTION_KEYS = ("day", "trial", "probe", "start")
+OPTION_KEYS = ("day", "trial", "probe", "start", "protocol", "reversal_day", "probe_days")
 _PATH_CAP = 1024  # most positions kept per env for drawing the swim path (a ring buffer)
 
 
-def place_cell_lattice(pool_radius: float, grid: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lattice lines (grid,) spanning the pool's bounding square, and which of the grid x grid points
-    (flattened row by row: y, then x) are place cells: those inside the pool, with a 2% tolerance so the
-    lattice points next to the wall count (161 cells for 15 x 15)."""
-    lat = np.linspace(-pool_radius, pool_radius, grid)
-    yy, xx = np.meshgrid(lat, lat, indexing="ij")
-    return lat, (np.hypot(xx, yy) <= pool_radius * 1.02).ravel()
-
-
-def place_cell_centres(pool_radius: float, grid: int) -> np.ndarray:
-    """Centres (N, 2) of the place fields, row by row, so each lattice row is a contiguous block."""
-    lat, keep = place_cell_lattice(pool_radius, grid)
-    yy, xx = np.meshgrid(lat, lat, indexing="ij")
-    return np.stack([xx.ravel()[keep], yy.ravel()[keep]], axis=1)
+def _check_days(name: str, days: Any) -> np.ndarray:
+    """A list of day numbers (>= 1) as an int64 array, else a clear error."""
+    if not isinstance(days, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name}={days!r} must be a list of day numbers (>= 1)")
+    return np.array([check_int(name, d, 1, 1_000_000) for d in days], np.int64)
 
 
 def _norm2(v: np.ndarray) -> np.ndarray:
@@ -89,9 +85,7 @@ class WaterMazeCore(TaskCore):
         self.start = check_choice("start", start, ("cardinal", "random"))
         self.trials_per_day = check_int("trials_per_day", trials_per_day, 1, 100_000)
         self.reversal_day = check_int("reversal_day", reversal_day, 2, 1_000_000)
-        if not isinstance(probe_days, (list, tuple, np.ndarray)):
-            raise TypeError(f"probe_days={probe_days!r} must be a list of day numbers (>= 1)")
-        self.probe_days = np.array([check_int("probe_days", d, 1, 1_000_000) for d in probe_days], np.int64)
+        self.probe_days = _check_days("probe_days", probe_days)
         self.probe_steps = check_int("probe_steps", probe_steps, 1, 1_000_000)
         self.action_type = check_choice("action_type", action_type, ("discrete", "continuous"))
         self.n_headings = check_int("n_headings", n_headings, 2, 360)
@@ -117,20 +111,9 @@ class WaterMazeCore(TaskCore):
         self._near2 = (self.rp + self.speed) ** 2 * (1.0 + 1e-9) + 1e-12
         self.path_cap = min(max(self.max_steps, self.probe_steps) + 1, _PATH_CAP)
 
-        # Place cells: a separable Gaussian, exp(-dx^2 k) * exp(-dy^2 k) with dx, dy the offsets from the
-        # lattice lines; one exp per lattice line, then one product per cell.
         self.sigma = self.width * self.R
-        self.centres = place_cell_centres(self.R, self.grid)
-        self.n_cells = len(self.centres)
-        lat, keep = place_cell_lattice(self.R, self.grid)
-        self._lattice = lat.astype(np.float32)[None, None, :]
-        self._neg_k = np.float32(-1.0 / (2.0 * self.sigma * self.sigma))
-        self._flat_idx = np.flatnonzero(keep)
-        self._rows = []  # per lattice row: (row j, first column, last column + 1, offset in the output)
-        for j, row in enumerate(keep.reshape(self.grid, self.grid)):
-            cols = np.flatnonzero(row)
-            if len(cols):
-                self._rows.append((j, int(cols[0]), int(cols[-1]) + 1, int(keep[:j * self.grid].sum())))
+        self.cells = PlaceCells(self.R, self.grid, self.sigma)
+        self.centres, self.n_cells = self.cells.centres, self.cells.n
 
         if self.observation == "place_cells":
             self.observation_space = spaces.Box(0.0, 1.0, (self.n_cells,), dtype=np.float32)
@@ -182,8 +165,10 @@ class WaterMazeCore(TaskCore):
         state["force_probe"][:], state["force_start"][:] = False, -1
 
     def set_next(self, state: State, options: dict[str, Any]) -> None:
-        """Apply ``reset(options=...)`` to the next episode of every env: ``day`` (jump to a day),
-        ``trial`` (trial within it, default 1), ``probe`` (make it a probe trial), ``start`` (N/E/S/W)."""
+        """Apply ``reset(options=...)``. For the next trial of every env (one value, or one per env):
+        ``day`` (jump to a day), ``trial`` (trial within it, default 1), ``probe`` (make it a probe),
+        ``start`` (N/E/S/W). From the next trial on, for all envs: ``protocol``, ``reversal_day``,
+        ``probe_days`` (as the constructor arguments)."""
         if not isinstance(options, dict):
             raise TypeError(f"options={options!r} must be a dict with keys among {list(OPTION_KEYS)}")
         unknown = sorted(set(options) - set(OPTION_KEYS))
@@ -216,8 +201,16 @@ class WaterMazeCore(TaskCore):
         if "start" in options:
             new["force_start"] = per_env(
                 "start", lambda s: STARTS.index(check_choice("options['start']", s, STARTS)))
+        protocol = check_choice("options['protocol']", options.get("protocol", self.protocol), PROTOCOLS)
+        reversal_day = check_int("options['reversal_day']", options.get("reversal_day", self.reversal_day),
+                                 2, 1_000_000)
+        probe_days = _check_days("options['probe_days']", options.get("probe_days", self.probe_days))
         for key, v in new.items():
             state[key][:] = v
+        if (protocol, reversal_day) != (self.protocol, self.reversal_day):
+            self.protocol, self.reversal_day = protocol, reversal_day
+            state["plat_day"][:] = -1  # the platform follows the new protocol from the next trial
+        self.probe_days = probe_days
 
     def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
         idx = np.arange(len(state["day"])) if mask is None else np.flatnonzero(mask)
@@ -391,25 +384,8 @@ class WaterMazeCore(TaskCore):
     # --- observations ---------------------------------------------------------------------------------
 
     def place_cells(self, pos: np.ndarray) -> np.ndarray:
-        """Place-cell rates (n, n_cells) float32 at positions (n, 2): exp(-|p - c|^2 / (2 sigma^2)).
-
-        Separable: the product of one Gaussian per lattice column and row. Each factor is kept above
-        exp(-43) ~ 2e-19, so rates never underflow to (slow) subnormal numbers; the rates of far cells
-        (true value below ~1e-37) are off by less than 1e-37.
-        """
-        n = len(pos)
-        g = self._lattice - pos.astype(np.float32)[:, :, None]  # (n, 2, grid): x and y offsets
-        g *= g
-        g *= self._neg_k
-        np.maximum(g, np.float32(-43.0), out=g)
-        np.exp(g, out=g)
-        if n == 1:
-            return np.multiply.outer(g[0, 1], g[0, 0]).ravel().take(self._flat_idx)[None]
-        out = np.empty((n, self.n_cells), np.float32)
-        gx, gy = g[:, 0], g[:, 1]
-        for j, a, b, o in self._rows:  # lattice row j: its cells are columns a..b-1, contiguous in `out`
-            np.einsum("n,nc->nc", gy[:, j], gx[:, a:b], out=out[:, o:o + b - a])  # (faster than multiply)
-        return out
+        """Place-cell rates (n, n_cells) float32 at positions (n, 2) (see :class:`PlaceCells`)."""
+        return self.cells.rates(pos)
 
     def view(self, state: State) -> np.ndarray:
         """Egocentric panoramic strip (n, view_width) uint8 of the cues on the room wall."""
@@ -456,8 +432,9 @@ class WaterMazeEnv(TaskEnv):
 
     `reset(seed=...)` starts a new experiment (day 1, trial 1); `reset()` runs the next trial.
     `reset(options=...)` sets the next trial: `{"day": d}` jumps to day `d` (trial 1, or `"trial": t`),
-    `{"probe": True}` makes it a probe, `{"start": "S"}` picks the start. In the native vector env every
-    env keeps its own day and trial; an option value may be one value or one per env.
+    `{"probe": True}` makes it a probe, `{"start": "S"}` picks the start; `protocol`, `reversal_day` and
+    `probe_days` change the protocol from the next trial on. In the native vector env every env keeps
+    its own day and trial; a trial option may be one value or one per env.
 
     ## Observation
     - `place_cells` (default): `Box(0, 1, (N,), float32)`, rates `exp(-|p - c|^2 / (2 sigma^2))` of N
