@@ -46,6 +46,10 @@ _ENVS: list[tuple[str, str, str, dict]] = [
      {"depletion": "shallow", "travel_time": 12.0}),
     ("PatchForagingMixed", "patch_foraging", "PatchForaging",
      {"depletion": ["steep", "shallow"], "travel_time": [6.0, 12.0], "block_cue": True}),
+    ("WaterMaze", "water_maze", "WaterMaze", {}),
+    ("WaterMazeReversal", "water_maze", "WaterMaze", {"protocol": "reversal", "reversal_day": 13}),
+    ("WaterMazeDMP", "water_maze", "WaterMaze", {"protocol": "dmp"}),
+    ("WaterMazeView", "water_maze", "WaterMaze", {"observation": "view"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

@@ -38,6 +38,21 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"arrival_harvest": "yes"}, "arrival_harvest"),
         ({"block_cue": 1}, "block_cue"),
     ],
+    "WaterMaze": [
+        ({"pool_radius": -1.0}, "pool_radius"),
+        ({"platform_radius": 40.0}, "platform_radius"),
+        ({"speed": "fast"}, "speed"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"protocol": "random"}, "protocol"),
+        ({"platform": "north"}, "platform"),
+        ({"platform": (55.0, 0.0)}, "platform"),
+        ({"observation": "pixels"}, "observation"),
+        ({"action_type": "torque"}, "action_type"),
+        ({"place_cell_width": 0.0}, "place_cell_width"),
+        ({"probe_days": 3}, "probe_days"),
+        ({"trials_per_day": 0}, "trials_per_day"),
+    ],
 }
 
 # Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no

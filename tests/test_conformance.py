@@ -175,13 +175,17 @@ def test_vector_modes_run_with_autoreset(env_id, mode):
     obs, info = envs.reset(seed=0)
     assert envs.observation_space.contains(obs)
     envs.action_space.seed(0)
-    ends = 0
-    for _ in range(100):
+    ends, steps = 0, 0
+    # At least 100 steps, and on until an episode has ended (tasks with long timeouts), at most 2000.
+    while steps < 100 or (ends == 0 and steps < 2000):
         obs, r, term, trunc, info = envs.step(envs.action_space.sample())
         assert envs.observation_space.contains(obs)
         assert r.shape == (3,) and term.shape == (3,) and trunc.shape == (3,)
         ends += int(np.sum(term | trunc))
-    assert ends > 0, "no episode ended in 100 steps: autoreset untested"
+        steps += 1
+    assert ends > 0, f"no episode ended in {steps} steps: autoreset untested"
+    for _ in range(3):  # the steps right after the episode ends (the autoreset) still work
+        assert envs.observation_space.contains(envs.step(envs.action_space.sample())[0])
     envs.close()
 
 
