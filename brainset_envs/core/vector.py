@@ -54,6 +54,14 @@ class TaskCore:
         """The batch of observations (leading env axis), inside ``batch_space(observation_space)``."""
         raise NotImplementedError
 
+    def restart(self, state: State) -> None:
+        """Called on a seeded reset, before :meth:`reset`: forget what carries over between episodes
+        (e.g. a day counter), so a seeded reset starts the whole experiment afresh. Default: nothing."""
+
+    def apply_options(self, state: State, options: dict[str, Any]) -> None:
+        """Handle ``reset(options=...)`` (called before :meth:`reset`). Default: no options allowed."""
+        raise ValueError(f"options={options!r}: {type(self).__name__} takes no reset options; pass None")
+
     def info(self, state: State) -> dict[str, np.ndarray]:
         """Hidden variables of each env's trial, one array per key of :attr:`info_keys`. May return
         views of the state: the vector env copies them, the single env turns them into scalars."""
@@ -137,19 +145,15 @@ class TaskEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        self._apply_options(options)
+        if seed is not None:
+            self.core.restart(self.state)
+        if options:
+            self.core.apply_options(self.state, options)
         self.core.reset(self.state, None, self.np_random)
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()
         return self._obs(), _scalar_info(self.core.info(self.state))
-
-    def _apply_options(self, options: dict[str, Any] | None) -> None:
-        """Handle ``reset(options=...)``; tasks that take options override this."""
-        if options:
-            raise ValueError(
-                f"options={options!r}: {type(self).__name__}.reset takes no options; pass None"
-            )
 
     def step(self, action: Any):
         if self._needs_reset:
@@ -247,8 +251,10 @@ class TaskVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        if seed is not None:
+            self.core.restart(self.state)
         if options:
-            raise ValueError(f"options={options!r}: {type(self).__name__}.reset takes no options; pass None")
+            self.core.apply_options(self.state, options)
         self.core.reset(self.state, None, self.np_random)
         self._autoreset[:] = False
         self._needs_reset = False

@@ -164,7 +164,7 @@ class WaterMazeCore(TaskCore):
         state["plat_day"][:], state["order_day"][:] = -1, -1
         state["force_probe"][:], state["force_start"][:] = False, -1
 
-    def set_next(self, state: State, options: dict[str, Any]) -> None:
+    def apply_options(self, state: State, options: dict[str, Any]) -> None:
         """Apply ``reset(options=...)``. For the next trial of every env (one value, or one per env):
         ``day`` (jump to a day), ``trial`` (trial within it, default 1), ``probe`` (make it a probe),
         ``start`` (N/E/S/W). From the next trial on, for all envs: ``protocol``, ``reversal_day``,
@@ -489,15 +489,6 @@ class WaterMazeEnv(TaskEnv):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 15}
     core: WaterMazeCore
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if seed is not None:
-            self.core.restart(self.state)
-        return super().reset(seed=seed, options=options)
-
-    def _apply_options(self, options: dict[str, Any] | None) -> None:
-        if options:
-            self.core.set_next(self.state, options)
-
 
 class WaterMazeVectorEnv(TaskVectorEnv):
     """Native batched WaterMaze: the same core over `num_envs` rats, each with its own day and trial."""
@@ -506,9 +497,3 @@ class WaterMazeVectorEnv(TaskVectorEnv):
     metadata: ClassVar[dict[str, Any]] = {**TaskVectorEnv.metadata, "render_fps": 15}
     core: WaterMazeCore
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if seed is not None:
-            self.core.restart(self.state)
-        if options:
-            self.core.set_next(self.state, options)
-        return super().reset(seed=seed, options=None)
