@@ -10,6 +10,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
+import brainset_envs
 from brainset_envs import benchmark as bm
 from brainset_envs.play import play
 from brainset_envs.recording import record_episodes
@@ -100,3 +101,30 @@ def test_demo_writes_video_and_plot(tmp_path):
     assert (tmp_path / "orientation.mp4").stat().st_size > 0
     assert (tmp_path / "ideal_observer.png").stat().st_size > 0
     assert 0.05 < summary["ideal_threshold_deg"] < 2.0
+
+
+@pytest.mark.parametrize("env_id", [i for i in brainset_envs.env_ids()
+                                    if hasattr(gym.make(i).unwrapped, "oracle_action")])
+def test_oracle_policy_beats_random(env_id):
+    """Tasks with a ground-truth policy expose it as ``oracle_action``; it must outscore random actions."""
+    oracle, random = (_returns(gym.make(env_id), p) for p in ("oracle", "random"))
+    assert oracle > random + 0.1, (oracle, random)
+
+
+def _returns(env, policy, episodes=6, seed=1):
+    from brainset_envs.recording import make_policy
+
+    pol = make_policy(policy, env)
+    env.action_space.seed(seed)
+    obs, info = env.reset(seed=seed)
+    totals = []
+    for _ in range(episodes):
+        total = 0.0
+        for _ in range(300):
+            obs, r, term, trunc, info = env.step(pol(obs, info))
+            total += r
+            if term or trunc:
+                break
+        totals.append(total)
+        obs, info = env.reset()
+    return float(np.mean(totals))

@@ -310,9 +310,21 @@ class PatchForagingEnv(TaskEnv):
     core_class = PatchForagingCore
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
 
+    play_keys: ClassVar[dict[str, int]] = {"space": 0, "h": 0, "l": 1, "right": 1}
+
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         super().__init__(render_mode=render_mode, **kwargs)
         self.core.record_trace = render_mode is not None
+        self._oracle = None
+
+    def oracle_action(self) -> int:
+        """The MVT-optimal action now: leave (1) iff the expected next reward is below T* (ground truth)."""
+        from brainset_envs.analysis.foraging import MVTOracle
+
+        if self._oracle is None:
+            self._oracle = MVTOracle.from_env(self)
+        info = {k: v[0].item() for k, v in self.core.info(self.state).items()}
+        return int(self._oracle(info))
 
 
 class PatchForagingVectorEnv(TaskVectorEnv):

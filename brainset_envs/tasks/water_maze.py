@@ -489,6 +489,15 @@ class WaterMazeEnv(TaskEnv):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 15}
     core: WaterMazeCore
 
+    def oracle_action(self) -> Any:
+        """Swim straight at the platform (ground truth; ignores momentum): the heading closest to the
+        platform's direction, or that unit velocity with ``action_type='continuous'``."""
+        to_plat = self.state["plat"][0] - self.state["pos"][0]
+        norm = float(np.hypot(*to_plat))
+        if self.core.action_type == "discrete":
+            return int(np.argmax(self.core.dirs @ to_plat))
+        return (to_plat / max(norm, 1e-9)).astype(np.float32)
+
 
 class WaterMazeVectorEnv(TaskVectorEnv):
     """Native batched WaterMaze: the same core over `num_envs` rats, each with its own day and trial."""
