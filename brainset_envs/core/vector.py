@@ -261,7 +261,7 @@ class TaskVectorEnv(VectorEnv):
         reward, terminated, truncated = self.core.step(self.state, act, self.np_random)
         done_before = self._autoreset
         if done_before.any():
-            self.core.reset(self.state, done_before, self.np_random)
+            self.core.reset(self.state, None if done_before.all() else done_before, self.np_random)
             reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False

@@ -8,6 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.core.params import check_choice, check_float, check_floats, check_int
+from brainset_envs.core.rand import standard_normal_f32
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 
 CLOCKWISE, COUNTER_CLOCKWISE, ABSTAIN = 0, 1, 2
@@ -76,6 +77,7 @@ class _BasisCache:
 def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray, contrast: float,
                   noise_std: float, rng: np.random.Generator) -> np.ndarray:
     """A batch of noisy Gabors as uint8, shape (n, size*size): one noise draw per pixel, one BLAS call.
+    Noise comes from :func:`standard_normal_f32` (Box-Muller on the passed generator).
 
     pixel = 128 + 127.5 * (contrast * gabor + noise_std * N(0, 1)), clipped to [0, 255].
     """
@@ -83,8 +85,7 @@ def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray
     scale = np.float32(127.5 * contrast)
     if n == 1:  # single-env fast path: no batching machinery
         b = cache.get_one(float(orientation[0]))
-        out = rng.standard_normal((1, cache.size * cache.size), dtype=np.float32)
-        out *= np.float32(127.5 * noise_std)
+        out = standard_normal_f32(rng, (1, cache.size * cache.size), 127.5 * noise_std)
         p = float(phase[0])
         out += np.array([scale * np.cos(p), -scale * np.sin(p), 128.0], np.float32) @ b
         np.minimum(out, 255.0, out=out)
@@ -92,8 +93,7 @@ def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray
         return out.astype(np.uint8)
     bases, idx = cache.get(orientation)
     u = len(bases)
-    out = rng.standard_normal((n, cache.size * cache.size), dtype=np.float32)
-    out *= np.float32(127.5 * noise_std)
+    out = standard_normal_f32(rng, (n, cache.size * cache.size), 127.5 * noise_std)
     # coef @ basis gives each row its own orientation and phase; the last column adds the mean grey.
     coef = np.zeros((n, 2 * u + 1), dtype=np.float32)
     rows = np.arange(n)
@@ -104,7 +104,8 @@ def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray
     mat[:-1] = bases.reshape(2 * u, -1)
     mat[-1] = 1.0
     out += coef @ mat
-    np.clip(out, 0.0, 255.0, out=out)
+    np.minimum(out, 255.0, out=out)
+    np.maximum(out, 0.0, out=out)
     return out.astype(np.uint8)
 
 
@@ -317,6 +318,12 @@ class OrientationDiscriminationEnv(TaskEnv):
 
     core_class = OrientationCore
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+
+    play_keys: ClassVar[dict[str, int]] = {"right": CLOCKWISE, "left": COUNTER_CLOCKWISE, "down": ABSTAIN}
+
+    def oracle_action(self) -> int:
+        """The correct report for the stimulus on screen (ground truth, for scripted policies)."""
+        return int(self.state["label"][0])
 
 
 class OrientationDiscriminationVectorEnv(TaskVectorEnv):
