@@ -125,8 +125,17 @@ class _FeedbackMixin(Replaced):
     def _fb(self, name: str) -> torch.Tensor | None:
         return getattr(self, name + "_feedback") if self._fb_mode == "random" else None
 
-    def _lin(self, x: torch.Tensor, wname: str, b: torch.Tensor | None) -> torch.Tensor:
-        return feedback_linear(x, getattr(self, wname), b, self._fb(wname), self._fb_scale)
+    def _lin(self, x: torch.Tensor, wname: str, b: torch.Tensor | None,
+             fbs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        fb = fbs[wname] if fbs is not None else self._fb(wname)
+        return feedback_linear(x, getattr(self, wname), b, fb, self._fb_scale)
+
+    def _feedbacks(self) -> dict[str, torch.Tensor]:
+        """Every feedback matrix, sign feedback computed now: once per forward of a recurrent layer
+        rather than once per time step's backward."""
+        return {n: (self._fb(n) if self._fb_mode == "random"
+                    else sign_feedback(getattr(self, n).detach()) * self._fb_scale)
+                for n in self._fb_weight_names()}
 
 
 class FeedbackLinear(_FeedbackMixin, nn.Linear):
@@ -216,9 +225,10 @@ class _FeedbackCellMixin(_FeedbackMixin):
         elif not batched:
             hx = tuple(t.unsqueeze(0) for t in hx) if mode == "LSTM" else hx.unsqueeze(0)
         h, c = (hx[0], hx[1]) if mode == "LSTM" else (hx, None)
+        fbs = self._feedbacks()
 
         def lin(v: torch.Tensor, which: str) -> torch.Tensor:
-            return self._lin(v, "weight_" + which, getattr(self, "bias_" + which))
+            return self._lin(v, "weight_" + which, getattr(self, "bias_" + which), fbs)
 
         h, c = cell_step(mode, lin, x, h, c)
         if not batched:
@@ -265,10 +275,11 @@ class _FeedbackSequenceMixin(_FeedbackMixin):
             hx = (z, z) if lstm else z
         h0, c0 = (hx[0], hx[1]) if lstm else (hx, None)
         out, hs, cs = x, [], []
+        fbs = self._feedbacks()
         for layer in range(n_layers):
             def lin(v: torch.Tensor, which: str, layer: int = layer) -> torch.Tensor:
                 b = getattr(self, f"bias_{which}_l{layer}") if self.bias else None
-                return self._lin(v, f"weight_{which}_l{layer}", b)
+                return self._lin(v, f"weight_{which}_l{layer}", b, fbs)
 
             gi_all = lin(out, "ih")  # input part for every time step in one product
             h, c = h0[layer], (c0[layer] if lstm else None)
