@@ -223,6 +223,10 @@ def test_dfa_two_heads_get_their_own_errors_and_recurrent_cores_fail_clearly():
     rec = get_rule("direct_feedback_alignment").prepare(Recurrent())
     with pytest.raises(RuntimeError, match="same samples"):
         rec(torch.randn(3, 4, 5)).sum().backward()
+    declared = Recurrent()
+    declared.recurrent = True  # as agents.architectures.Agent declares a recurrent core
+    with pytest.raises(ValueError, match="recurrent"):
+        get_rule("direct_feedback_alignment").prepare(declared)
 
 
 # --- anchors ------------------------------------------------------------------------------------------

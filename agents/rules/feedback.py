@@ -19,8 +19,9 @@ gradient ``e_k = dL/d output_k`` is the output error (their own weights get the 
 layer then sends ``sum_k e_k B_k`` to its input instead of ``g W``, summed over the output layers
 downstream of it, with ``B_k`` a fixed random matrix per (layer, output layer) drawn from the seed when
 first needed; the nonlinearity below turns it into that layer's error, as in Nokland (2016).
-Requirement: each layer sees the same samples (rows) as the output layers, i.e. a feed-forward net;
-a recurrent core run step by step fails at its first backward pass, before any weight changes.
+Requirement: each layer sees the same samples (rows) as the output layers, i.e. a feed-forward net. A
+model with ``recurrent = True`` (the agents' Agent with a core) is refused in ``prepare``; any other
+recurrent core run step by step fails at its first backward pass, before any weight changes.
 """
 
 from __future__ import annotations
@@ -296,6 +297,10 @@ class DirectFeedbackAlignment(_AutogradRule):
         check_modules(model, self.name, LINEAR + CONV,
                       also=" (feed-forward only: DFA sends the output error straight to each layer, "
                       "which recurrent layers such as RNNCell/GRU/LSTM do not fit)")
+        if getattr(model, "recurrent", False) is True:  # e.g. agents.architectures.Agent with a core
+            raise ValueError(f"rule={self.name!r} cannot train a recurrent model ({type(model).__name__}."
+                             "recurrent is True): DFA is defined for feed-forward nets; use "
+                             "feedback_alignment or sign_symmetry for recurrent cores")
 
     def prepare(self, model: nn.Module) -> nn.Module:
         self.check_supported(model)
