@@ -20,9 +20,10 @@ from torch.nn.utils.rnn import PackedSequence
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-def sign_feedback(w: torch.Tensor) -> torch.Tensor:
-    """Sign-symmetric feedback: sign(W), scaled to W's mean magnitude (the angle ignores the scale)."""
-    return torch.sign(w) * w.abs().mean()
+def sign_feedback(w: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Sign-symmetric feedback: sign(W) times W's mean magnitude times ``scale`` (the angle ignores the
+    scale; it keeps SGD step sizes like backprop's)."""
+    return torch.sign(w).mul_(torch.linalg.vector_norm(w, 1) * (scale / w.numel()))
 
 
 class _FeedbackLinearFn(Function):
@@ -38,15 +39,16 @@ class _FeedbackLinearFn(Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor):
         x, w, fb = ctx.saved_tensors
+        need = ctx.needs_input_grad
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            back = fb if fb is not None else sign_feedback(w) * ctx.fb_scale
-            gx = g @ back
-        g2 = g.reshape(-1, g.shape[-1])
-        if ctx.needs_input_grad[1]:
-            gw = g2.t() @ x.reshape(-1, x.shape[-1])
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            gb = g2.sum(0)
+        if need[0]:
+            gx = g.matmul(fb if fb is not None else sign_feedback(w, ctx.fb_scale))
+        if g.dim() != 2:
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        if need[1]:
+            gw = g.t().mm(x)
+        if ctx.has_bias and need[2]:
+            gb = g.sum(0)
         return gx, gw, gb, None, None
 
 
@@ -65,7 +67,7 @@ class _FeedbackConvFn(Function):
     def backward(ctx: Any, g: torch.Tensor):
         x, w, fb = ctx.saved_tensors
         has_bias, fb_scale, stride, padding, dilation, groups = ctx.conf
-        back = fb if fb is not None else sign_feedback(w) * fb_scale
+        back = fb if fb is not None else sign_feedback(w, fb_scale)
         unbatched = x.dim() == w.dim() - 1
         if unbatched:
             x, g = x.unsqueeze(0), g.unsqueeze(0)
@@ -134,7 +136,7 @@ class _FeedbackMixin(Replaced):
         """Every feedback matrix, sign feedback computed now: once per forward of a recurrent layer
         rather than once per time step's backward."""
         return {n: (self._fb(n) if self._fb_mode == "random"
-                    else sign_feedback(getattr(self, n).detach()) * self._fb_scale)
+                    else sign_feedback(getattr(self, n).detach(), self._fb_scale))
                 for n in self._fb_weight_names()}
 
 
@@ -142,9 +144,10 @@ class FeedbackLinear(_FeedbackMixin, nn.Linear):
     _rule_base = nn.Linear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._rule_active():
+        if self._rule_exact or not torch.is_grad_enabled():
             return F.linear(x, self.weight, self.bias)
-        return self._lin(x, "weight", self.bias)
+        fb = self.weight_feedback if self._fb_mode == "random" else None
+        return _FeedbackLinearFn.apply(x, self.weight, self.bias, fb, self._fb_scale)
 
 
 def conv_padding(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[int]]:

@@ -38,6 +38,22 @@ def _models() -> dict[str, tuple[Callable[[], nn.Module], Callable[[], tuple]]]:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.out(self.gru(x)[0][:, -1])
 
+    class LinearGRU(nn.Module):
+        """A GRU core built from two nn.Linear layers, as agents.architectures.RecurrentCore."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ih, self.hh, self.out = nn.Linear(32, 192), nn.Linear(64, 192), nn.Linear(64, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = x.new_zeros(x.shape[0], 64)
+            for t in range(x.shape[1]):
+                xr, xz, xn = self.ih(x[:, t]).chunk(3, -1)
+                hr, hz, hn = self.hh(h).chunk(3, -1)
+                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+            return self.out(h)
+
     def mlp(sizes: list[int]) -> Callable[[], nn.Module]:
         def make() -> nn.Module:
             layers: list[nn.Module] = []
@@ -56,6 +72,8 @@ def _models() -> dict[str, tuple[Callable[[], nn.Module], Callable[[], tuple]]]:
                                                               torch.randint(10, (32,)))),
         "GRU 32->64, 16 steps, batch 32": (GRUNet, lambda: (torch.rand(32, 16, 32, generator=g),
                                                             torch.randint(10, (32,)))),
+        "Linear-gated GRU core 32->64, 16 steps, batch 32": (
+            LinearGRU, lambda: (torch.rand(32, 16, 32, generator=g), torch.randint(10, (32,)))),
     }
 
 
@@ -110,8 +128,10 @@ def benchmark(rounds: int = 7, per_round: int = 20, device: str = "cpu") -> dict
                  "models": {}}
     for name, (make, batch) in _models().items():
         chosen = dict(rules)
-        if name.startswith("GRU"):  # DFA and PC do not take full-sequence recurrent layers
-            chosen = {k: v for k, v in rules.items() if k in ("backprop", "feedback_alignment", "sign_symmetry")}
+        if "GRU" in name:  # DFA is feed-forward only; PC does not take full-sequence recurrent layers
+            keep = ("backprop", "feedback_alignment", "sign_symmetry") + (("pc_0_steps", "pc_20_steps",
+                    "pc_fixed_prediction_20_steps") if name.startswith("Linear") else ())
+            chosen = {k: v for k, v in rules.items() if k in keep}
         t = time_updates(make, batch(), chosen, rounds, per_round, device)
         bp = t["backprop"]
         rec = {k: {"ms_per_update": round(v * 1e3, 4), "ratio_to_backprop": round(v / bp, 3)}
