@@ -10,10 +10,10 @@ name                        architectures
 backprop                    any
 feedback_alignment          Linear, Conv1d/2d/3d, RNN/GRU/LSTM cells, unidirectional RNN/GRU/LSTM
 sign_symmetry               same as feedback_alignment
-direct_feedback_alignment   feed-forward Linear / Conv1d/2d/3d stacks (output error via a forward hook)
-node_perturbation           Linear, Conv1d/2d/3d, RNN/GRU/LSTM cells
+direct_feedback_alignment   feed-forward Linear / Conv1d/2d/3d nets (refuses models with recurrent=True)
+node_perturbation           Linear, Conv1d/2d/3d, RNN/GRU/LSTM cells (not nn.RNN/GRU/LSTM)
 weight_perturbation         any
-predictive_coding           any layer, RNN/GRU/LSTM as cells (not full-sequence modules)
+predictive_coding           any layer; recurrence as cells or Linear-gated cores (not nn.RNN/GRU/LSTM)
 =========================== =====================================================================
 
 Normalisation layers, embeddings and vector parameters are accepted by every rule; any other module

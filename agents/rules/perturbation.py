@@ -19,6 +19,8 @@ running statistics see every perturbed pass.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -74,12 +76,13 @@ class _Perturbation(LearningRule):
             self._gens[like.device] = gen
         return torch.randn(like.shape, generator=gen, device=like.device, dtype=like.dtype) * self.sigma
 
-    def _coefficients(self, closure: LossClosure, perturb) -> tuple[float, list[float]]:
+    def _coefficients(self, closure: LossClosure, perturb, base: float | None = None) -> tuple[float, list[float]]:
         """Clean loss and, per draw k, c_k with estimate = sum_k c_k xi_k. ``perturb(k, sign)`` is a
         context manager that applies draw k (drawn on first use) with the given sign."""
         k_all, s2 = self.num_perturbations, self.sigma ** 2
         with torch.no_grad():
-            base = _scalar(closure(), self.name)
+            if base is None:
+                base = _scalar(closure(), self.name)
             cs = []
             for k in range(k_all):
                 with perturb(k, 1.0):
@@ -101,8 +104,6 @@ class _ParamNoise:
         self.draws: list[list[torch.Tensor]] = []
 
     def __call__(self, k: int, sign: float):
-        import contextlib
-
         @contextlib.contextmanager
         def cm():
             if k == len(self.draws):
@@ -162,8 +163,6 @@ class _NodeHooks:
         return map_tensors(output, lambda t: t + self._sign * next(it))
 
     def __call__(self, k: int, sign: float):
-        import contextlib
-
         @contextlib.contextmanager
         def cm():
             if k == len(self.draws):
@@ -200,8 +199,6 @@ class NodePerturbation(_Perturbation):
         pnoise = _ParamNoise(self, extra)
 
         def perturb(k: int, sign: float):
-            import contextlib
-
             @contextlib.contextmanager
             def cm():
                 with hooks(k, sign), pnoise(k, sign):
@@ -213,7 +210,7 @@ class NodePerturbation(_Perturbation):
             with torch.no_grad():
                 base = _scalar(closure(), self.name)
             hooks.mode = "off"
-            _, cs = self._coefficients(_Cached(base, closure), perturb)
+            _, cs = self._coefficients(closure, perturb, base)
         finally:
             hooks.mode = "off"
             for h in handles:
@@ -231,15 +228,3 @@ class NodePerturbation(_Perturbation):
             accumulate_grad(p, sum(c * d[i] for c, d in zip(cs, pnoise.draws, strict=True)))
         return {"loss": base}
 
-
-class _Cached:
-    """A closure whose first call returns an already computed loss (the clean, recorded pass)."""
-
-    def __init__(self, value: float, closure: LossClosure):
-        self.value, self.closure, self.used = value, closure, False
-
-    def __call__(self) -> torch.Tensor:
-        if not self.used:
-            self.used = True
-            return torch.tensor(self.value)
-        return self.closure()
