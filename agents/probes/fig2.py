@@ -1,0 +1,240 @@
+"""The seed paper's Fig. 2, measured: bias and variance of each learning rule's updates, per layer.
+
+``run_fig2("digits")`` trains one tanh MLP per rule on sklearn's 8x8 digits (no download), from the same
+initial weights, and measures each rule's bias and variance (:mod:`agents.probes.gradients`) at the
+start and after training; ``plot_fig2`` draws bias against variance; ``save_fig2`` writes the JSON and
+the PNG atomically. ``scripts/fig2.py`` is the command-line front end.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.probes.gradients import bias_variance
+from agents.rules import RULES, get_rule
+from brainset_envs.core.files import atomic_path, write_json
+
+# Per rule: options of the rule and the SGD learning rate used to train it. Perturbation rules use one
+# noise draw per update (single-sample estimates, as in the figure) and a step small enough not to
+# diverge; they barely learn in a few epochs (NP is ~M, WP ~N x M times slower than gradient descent).
+RULE_SETTINGS: dict[str, dict[str, Any]] = {
+    "backprop": {"options": {}, "lr": 0.1},
+    "feedback_alignment": {"options": {}, "lr": 0.1},
+    "direct_feedback_alignment": {"options": {}, "lr": 0.1},
+    "sign_symmetry": {"options": {}, "lr": 0.1},
+    "node_perturbation": {"options": {"sigma": 1e-3}, "lr": 0.001},
+    "weight_perturbation": {"options": {"sigma": 1e-3}, "lr": 0.001},
+    "predictive_coding": {"options": {"steps": 20, "rate": 0.1}, "lr": 0.1},
+}
+STOCHASTIC = ("node_perturbation", "weight_perturbation")
+LABELS = {
+    "backprop": "backprop", "feedback_alignment": "feedback alignment",
+    "direct_feedback_alignment": "direct FA", "sign_symmetry": "sign symmetry",
+    "node_perturbation": "node perturbation", "weight_perturbation": "weight perturbation",
+    "predictive_coding": "predictive coding",
+}
+DEFINITIONS = {
+    "bias_deg": "angle (deg) between the rule's expected update and backprop's gradient on the whole "
+                "training set; |E u|^2 from a U-statistic over repeats, so the rule's own noise does not inflate it",
+    "bias_raw_deg": "angle of the plain mean of the single-batch estimates (inflated by their noise)",
+    "variance": "E|u - E u|^2 / |E u|^2 over single-batch estimates u (dimensionless); null when the "
+                "estimates cannot resolve E u",
+    "bias_se_deg": "jackknife standard error of bias_deg over the repeats (null for one repeat)",
+    "mean_single_angle_deg": "mean angle of single-batch estimates to the true gradient",
+}
+
+
+def digits_data(seed: int = 0, n_train: int = 1280) -> tuple[torch.Tensor, ...]:
+    """sklearn's 8x8 digits scaled to [0, 1]: (x_train, y_train, x_test, y_test), a seeded split."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    idx = np.random.default_rng(seed).permutation(len(x))
+    x = torch.tensor(x[idx] / 16.0, dtype=torch.float32)
+    y = torch.tensor(y[idx], dtype=torch.long)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def make_mlp(sizes: Sequence[int], seed: int = 0, activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    """An MLP with named layers hidden1, hidden2, ..., output (``sizes`` from input to output)."""
+    torch.manual_seed(seed)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        last = i == len(sizes) - 2
+        layers["output" if last else f"hidden{i + 1}"] = nn.Linear(a, b)
+        if not last:
+            layers[f"act{i + 1}"] = activation()
+    return nn.Sequential(layers)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def _closures(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> list[Callable]:
+    loss = nn.functional.cross_entropy
+    return [lambda i=i: loss(model(x[i:i + batch]), y[i:i + batch]) for i in range(0, len(x), batch)]
+
+
+def run_fig2(
+    task: str = "digits",
+    rules: Sequence[str] = RULES,
+    hidden: Sequence[int] = (64, 64),
+    epochs: int = 10,
+    batch: int = 32,
+    seed: int = 0,
+    repeats: int = 32,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train one model per rule and measure bias/variance per layer before and after; a JSON-ready dict.
+
+    ``repeats``: passes over the training batches when measuring the stochastic rules (node and weight
+    perturbation); the deterministic rules need one.
+    """
+    if task != "digits":
+        raise ValueError(f"task={task!r} is not available; choose 'digits'")
+    for r in rules:
+        if r not in RULE_SETTINGS:
+            raise ValueError(f"rule {r!r} has no Fig. 2 settings; choose from {list(RULE_SETTINGS)}")
+    xtr, ytr, xte, yte = digits_data(seed)
+    sizes = [xtr.shape[1], *hidden, 10]
+    out: dict[str, Any] = {
+        "task": task, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "model": "-".join(map(str, sizes)) + " tanh MLP, cross-entropy",
+        "config": {"hidden": list(hidden), "epochs": epochs, "batch": batch, "seed": seed,
+                   "repeats_stochastic": repeats, "n_train": len(xtr), "n_test": len(xte),
+                   "optimizer": "SGD"},
+        "definitions": DEFINITIONS, "rules": {},
+    }
+    for name in rules:
+        t0 = time.perf_counter()
+        settings = RULE_SETTINGS[name]
+        rule = get_rule(name, **settings["options"])
+        model = rule.prepare(make_mlp(sizes, seed))
+        reps = repeats if name in STOCHASTIC else 1  # deterministic rules: one pass is exact
+        full = lambda model=model: nn.functional.cross_entropy(model(xtr), ytr)  # noqa: E731
+        batches = _closures(model, xtr, ytr, batch)
+        before = bias_variance(model, rule, batches, full, reps)
+        acc0 = accuracy(model, xte, yte)
+        opt = torch.optim.SGD(model.parameters(), lr=settings["lr"])
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            perm = torch.randperm(len(xtr), generator=gen)
+            for i in range(0, len(xtr), batch):
+                b = perm[i:i + batch]
+                opt.zero_grad(set_to_none=True)
+                rule.compute_grads(model, lambda b=b, m=model: nn.functional.cross_entropy(m(xtr[b]), ytr[b]))
+                opt.step()
+        after = bias_variance(model, rule, batches, full, reps)
+        rec = {
+            "options": settings["options"], "lr": settings["lr"],
+            "test_accuracy": {"init": acc0, "trained": accuracy(model, xte, yte)},
+            "layers": {k: {"init": before[k], "trained": after[k]} for k in before},
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        out["rules"][name] = rec
+        if progress is not None:
+            a = after["all"]
+            progress(f"{name:26s} acc {rec['test_accuracy']['trained']:.3f}  bias {_fmt(a['bias_deg'], '5.1f')}"
+                     f" deg  variance {_fmt(a['variance'], '.3g')}  ({rec['seconds']:.1f} s)")
+    return out
+
+
+def plot_fig2(result: dict[str, Any]):
+    """Bias (deg) against variance (log axis) per rule and layer; hollow = at init, filled = trained."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.2, 5.6), dpi=110)
+    colours = plt.get_cmap("tab10")
+    markers = ["o", "s", "D", "v", "P", "X"]
+    layer_names: list[str] = []
+    for i, (name, rec) in enumerate(result["rules"].items()):
+        c = colours(i)
+        layers = [k for k in rec["layers"] if k != "all"]
+        for j, layer in enumerate(layers):
+            if layer not in layer_names:
+                layer_names.append(layer)
+            m = markers[layer_names.index(layer) % len(markers)]
+            a, b = rec["layers"][layer]["init"], rec["layers"][layer]["trained"]
+            if a["variance"] is None or b["variance"] is None:
+                continue  # not resolved from the sampling noise: in the JSON only
+            xa, xb = max(a["variance"], 1e-4), max(b["variance"], 1e-4)
+            ax.annotate("", (xb, b["bias_deg"]), (xa, a["bias_deg"]),
+                        arrowprops={"arrowstyle": "->", "color": c, "alpha": 0.35, "lw": 0.8})
+            ax.scatter([xa], [a["bias_deg"]], marker=m, facecolors="none", edgecolors=c, s=36, lw=1.0)
+            if name in STOCHASTIC and b["bias_raw_deg"] > b["bias_deg"] + 1:
+                ax.plot([xb, xb], [b["bias_deg"], b["bias_raw_deg"]], color=c, alpha=0.3, lw=2.5,
+                        solid_capstyle="round")
+            ax.scatter([xb], [b["bias_deg"]], marker=m, color=c, s=44,
+                       label=f"{LABELS.get(name, name)} (acc {rec['test_accuracy']['trained']:.2f})"
+                       if j == 0 else None)
+    ax.set_xscale("log")
+    ax.set_ylim(-3, 100)
+    ax.set_xlabel("variance of single-batch updates  E|u - E u|^2 / |E u|^2")
+    ax.set_ylabel("bias: angle of the expected update to the gradient (deg)")
+    ax.set_title(f"Learning rules as gradient estimators ({result['task']}, {result['model']})", fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    for k, layer in enumerate(layer_names):
+        handles.append(plt.Line2D([], [], ls="", marker=markers[k % len(markers)], color="black"))
+        labels.append(f"layer: {layer}")
+    handles.append(plt.Line2D([], [], ls="", marker="o", markerfacecolor="none", color="black"))
+    labels.append("hollow: at init, filled: trained")
+    handles.append(plt.Line2D([], [], color="black", alpha=0.3, lw=2.5))
+    labels.append("noisy rules: up to the raw angle\nof the mean (noise-inflated)")
+    ax.legend(handles, labels, fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.grid(alpha=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def save_fig2(result: dict[str, Any], run_dir: str | Path, assets_png: str | Path | None = None) -> list[Path]:
+    """Write ``fig2.json`` and ``fig2.png`` into ``run_dir`` (and the PNG to ``assets_png``), atomically."""
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    write_json(result, run_dir / "fig2.json")
+    fig = plot_fig2(result)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    paths = [run_dir / "fig2.json", run_dir / "fig2.png"]
+    if assets_png is not None:
+        paths.append(Path(assets_png))
+    for p in paths[1:]:
+        with atomic_path(p) as tmp, open(tmp, "wb") as f:
+            f.write(buf.getvalue())
+    return paths
+
+
+def run_dir_name(task: str, seed: int) -> str:
+    """``<task>__fig2__<seed>__<time>`` like the training runs' folders."""
+    return f"{task}__fig2__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """One line per rule and layer: bias and variance after training."""
+    lines = []
+    for name, rec in result["rules"].items():
+        for layer, d in rec["layers"].items():
+            t, i = d["trained"], d["init"]
+            lines.append(f"{name:26s} {layer:8s} bias {_fmt(t['bias_deg'], '6.1f')} deg "
+                         f"(init {_fmt(i['bias_deg'], '5.1f')})  variance {_fmt(t['variance'], '9.3g')}"
+                         f"  raw bias {t['bias_raw_deg']:5.1f} deg  n {t['n_estimates']}")
+    return lines
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "n/a".rjust(int(spec.split(".")[0])) if v is None else format(v, spec)
