@@ -106,7 +106,7 @@ class InputEncoder(nn.Module):
     """One observation (not a Dict) -> features. Takes *preprocessed* float input: images (B, C, H, W)
     scaled to about [0, 1], vectors (B, D), Discrete as one-hot."""
 
-    def __init__(self, space: spaces.Space, cfg: ArchConfig, prefix: str = "", channels_first: bool = False):
+    def __init__(self, space: spaces.Space, cfg: ArchConfig, prefix: str = ""):
         super().__init__()
         encoder = cfg.name.split("+")[0]
         if encoder not in ("auto", "hierarchical", "mlp"):
@@ -114,7 +114,8 @@ class InputEncoder(nn.Module):
                              "(optionally with +rnn/+gru/+lstm)")
         self.conv: ConvStages | None = None
         if isinstance(space, spaces.Box) and len(space.shape) == 3 and encoder != "mlp":
-            c, h, w = space.shape if channels_first else (space.shape[2], space.shape[0], space.shape[1])
+            s = space.shape  # HWC from envs, CHW from SB3 (it transposes images): see image_layout
+            c, h, w = (s[2], s[0], s[1]) if image_layout(space) == "hwc" else s
             self.conv = ConvStages(c, (h, w), cfg.channels, cfg.kernels, cfg.strides, cfg.stages, prefix)
             self.mlp = MLP(self.conv.out_dim, cfg.conv_fc, "relu", prefix)
         else:
@@ -140,16 +141,16 @@ class Encoder(nn.Module):
     """Any supported observation space -> one feature vector (Dict: one encoder per key, concatenated;
     stage names get the key as prefix, e.g. ``image.V1``)."""
 
-    def __init__(self, space: spaces.Space, cfg: ArchConfig, channels_first: bool = False):
+    def __init__(self, space: spaces.Space, cfg: ArchConfig):
         super().__init__()
         if isinstance(space, spaces.Dict):
             self.keys = list(space.spaces)
-            self.parts = nn.ModuleDict({k: InputEncoder(s, cfg, f"{k}.", channels_first)
+            self.parts = nn.ModuleDict({k: InputEncoder(s, cfg, f"{k}.")
                                         for k, s in space.spaces.items()})
             self.out_dim = sum(p.out_dim for p in self.parts.values())
         else:
             self.keys = None
-            self.part = InputEncoder(space, cfg, "", channels_first)
+            self.part = InputEncoder(space, cfg, "")
             self.out_dim = self.part.out_dim
 
     def forward(self, x, acts: Acts = None) -> torch.Tensor:

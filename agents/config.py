@@ -147,7 +147,7 @@ class Config:
         return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
 
 
-SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+SECTIONS: dict[str, type] = typing.get_type_hints(Config)
 
 
 # --- typed assignment --------------------------------------------------------------------------------
