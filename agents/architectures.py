@@ -234,19 +234,68 @@ class AgentOutput:
         return Normal(self.logits, self.log_std.exp().expand_as(self.logits), validate_args=False)
 
 
+class Trunk(nn.Module):
+    """Encoder -> optional recurrent core: the body of the policy (and of the value when separate)."""
+
+    def __init__(self, observation_space: spaces.Space, cfg: ArchConfig, core: str):
+        super().__init__()
+        self.encoder = Encoder(observation_space, cfg)
+        self.core = (None if core in ("none", "")
+                     else RecurrentCore(core, self.encoder.out_dim, cfg.core_hidden))
+        self.out_dim = self.core.out_dim if self.core is not None else self.encoder.out_dim
+        self.state_size = self.core.state_size if self.core is not None else 0
+
+    def step(self, x, state: torch.Tensor, first: torch.Tensor | None, acts: Acts = None):
+        """Preprocessed batch (B, ...) -> (output h, new state, encoder features)."""
+        feats = self.encoder(x, acts)
+        if self.core is None:
+            return feats, state, feats
+        if first is None:
+            first = torch.zeros(feats.shape[0], dtype=torch.bool, device=feats.device)
+        state = self.core.step(feats, state, first)
+        h = self.core.output(state)
+        if acts is not None:
+            acts["core"] = h
+        return h, state, feats
+
+    def sequence(self, x, state0: torch.Tensor, first: torch.Tensor, acts: Acts = None):
+        """Preprocessed flat (L*B, ...) time-major batch -> (h (L*B, H), last state, features)."""
+        feats = self.encoder(x, acts)
+        if self.core is None:
+            return feats, state0, feats
+        L, B = first.shape
+        seq = feats.view(L, B, -1)
+        state, outs = state0, []
+        for t in range(L):
+            state = self.core.step(seq[t], state, first[t])
+            outs.append(self.core.output(state))
+        h = torch.cat(outs, 0)
+        if acts is not None:
+            acts["core"] = h
+        return h, state, feats
+
+
 class Agent(nn.Module):
-    """Encoder -> optional recurrent core -> policy and value heads (plus ``aux`` heads of objectives)."""
+    """Encoder -> optional recurrent core -> policy and value heads (plus ``aux`` heads of objectives).
+
+    ``arch.value_trunk='separate'`` gives the value its own encoder (and core) of the same shape, as SB3
+    and CleanRL do for MLPs; 'shared' puts both heads on one trunk (one network, cheaper for conv nets).
+    The policy trunk is ``agent.encoder`` / ``agent.core``; its stages are what ``return_activations``
+    reports.
+    """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, cfg: ArchConfig):
         super().__init__()
         self.observation_space, self.action_space, self.cfg = observation_space, action_space, cfg
         parts = cfg.name.split("+")
         core = parts[1] if len(parts) > 1 else cfg.core
-        self.encoder = Encoder(observation_space, cfg)
-        self.core = (None if core in ("none", "")
-                     else RecurrentCore(core, self.encoder.out_dim, cfg.core_hidden))
-        feat = self.core.out_dim if self.core is not None else self.encoder.out_dim
-        self.state_size = self.core.state_size if self.core is not None else 0
+        if cfg.value_trunk not in ("shared", "separate"):
+            raise ValueError(f"arch.value_trunk={cfg.value_trunk!r}: choose 'shared' or 'separate'")
+        self.trunk = Trunk(observation_space, cfg, core)
+        self.value_trunk = Trunk(observation_space, cfg, core) if cfg.value_trunk == "separate" else None
+        self._split = self.trunk.state_size
+        self.state_size = self.trunk.state_size * (2 if self.value_trunk is not None else 1)
+        feat = self.trunk.out_dim
         if isinstance(action_space, spaces.Discrete):
             self.policy = _init(nn.Linear(feat, int(action_space.n)), 0.01)
             self.log_std = None
@@ -259,58 +308,55 @@ class Agent(nn.Module):
         self.aux = nn.ModuleDict()  # heads added by objectives (predictor, decoder, source policy, ...)
 
     @property
+    def encoder(self) -> Encoder:
+        return self.trunk.encoder
+
+    @property
+    def core(self) -> RecurrentCore | None:
+        return self.trunk.core
+
+    @property
     def recurrent(self) -> bool:
-        return self.core is not None
+        return self.trunk.core is not None
 
     def initial_state(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.zeros(n, self.state_size, device=device)
 
     def encode(self, obs, acts: Acts = None) -> torch.Tensor:
-        """Raw observations (batch first) -> encoder features."""
-        return self.encoder(preprocess(obs, self.observation_space), acts)
+        """Raw observations (batch first) -> the policy trunk's encoder features."""
+        return self.trunk.encoder(preprocess(obs, self.observation_space), acts)
 
-    def _heads(self, h, state, acts, feats) -> AgentOutput:
+    def _out(self, h, hv, state, acts, feats) -> AgentOutput:
+        logits = self.policy(h)
         if acts is not None:
-            acts["policy"] = self.policy(h)
-        logits = acts["policy"] if acts is not None else self.policy(h)
-        return AgentOutput(logits, self.value(h).squeeze(-1), state, feats, acts or {}, self.log_std)
+            acts["policy"] = logits
+        return AgentOutput(logits, self.value(hv).squeeze(-1), state, feats, acts or {}, self.log_std)
 
     def forward(self, obs, state: torch.Tensor | None = None, first: torch.Tensor | None = None,
                 return_activations: bool = False) -> AgentOutput:
         """One step for a batch: ``obs`` raw (B, ...), ``state`` (B, state_size), ``first`` (B,) bool."""
         acts: Acts = {} if return_activations else None
-        feats = self.encode(obs, acts)
-        if self.core is None:
-            return self._heads(feats, feats.new_zeros(feats.shape[0], 0), acts, feats)
+        x = preprocess(obs, self.observation_space)
         if state is None:
-            state = self.initial_state(feats.shape[0], feats.device)
-        if first is None:
-            first = torch.zeros(feats.shape[0], dtype=torch.bool, device=feats.device)
-        state = self.core.step(feats, state, first)
-        h = self.core.output(state)
-        if acts is not None:
-            acts["core"] = h
-        return self._heads(h, state, acts, feats)
+            state = self.initial_state(_batch_size(x), self.value.weight.device)
+        h, sp, feats = self.trunk.step(x, state[:, : self._split], first, acts)
+        if self.value_trunk is None:
+            return self._out(h, h, sp, acts, feats)
+        hv, sv, _ = self.value_trunk.step(x, state[:, self._split:], first)
+        return self._out(h, hv, torch.cat([sp, sv], -1), acts, feats)
 
     def forward_sequence(self, obs, state0: torch.Tensor, first: torch.Tensor,
                          return_activations: bool = False) -> AgentOutput:
         """A time-major sequence: ``obs`` (L, B, ...), ``state0`` (B, S), ``first`` (L, B); outputs are
         flattened to (L*B, ...). Gradients flow through the whole sequence (truncated BPTT)."""
-        L, B = first.shape
         flat = {k: v.flatten(0, 1) for k, v in obs.items()} if isinstance(obs, dict) else obs.flatten(0, 1)
+        x = preprocess(flat, self.observation_space)
         acts: Acts = {} if return_activations else None
-        feats = self.encode(flat, acts)
-        if self.core is None:
-            return self._heads(feats, state0, acts, feats)
-        seq = feats.view(L, B, -1)
-        state, outs = state0, []
-        for t in range(L):
-            state = self.core.step(seq[t], state, first[t])
-            outs.append(self.core.output(state))
-        h = torch.cat(outs, 0)
-        if acts is not None:
-            acts["core"] = h
-        return self._heads(h, state, acts, feats)
+        h, sp, feats = self.trunk.sequence(x, state0[:, : self._split], first, acts)
+        if self.value_trunk is None:
+            return self._out(h, h, sp, acts, feats)
+        hv, sv, _ = self.value_trunk.sequence(x, state0[:, self._split:], first)
+        return self._out(h, hv, torch.cat([sp, sv], -1), acts, feats)
 
     @torch.no_grad()
     def act(self, obs, state: torch.Tensor | None = None, first: torch.Tensor | None = None,
@@ -326,6 +372,10 @@ class Agent(nn.Module):
         if out.log_std is not None:
             logp = logp.sum(-1)
         return a, logp, out.value, out.state
+
+
+def _batch_size(x) -> int:
+    return next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]
 
 
 def log_prob_entropy(out: AgentOutput, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

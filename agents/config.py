@@ -56,6 +56,8 @@ class ArchConfig:
     activation: str = _f("tanh", "MLP nonlinearity: tanh | relu (conv stages use relu)")
     core: str = _f("none", "recurrent core: none | rnn (= rnn_tanh) | rnn_tanh | rnn_relu | gru | lstm")
     core_hidden: int = _f(64, "units of the recurrent core")
+    value_trunk: str = _f("separate", "separate (the value has its own encoder/core, as in SB3 and CleanRL "
+                          "MLPs) | shared (one network, both heads; cheaper for conv nets)")
 
 
 @dataclass
@@ -79,10 +81,10 @@ class TrainConfig:
     """The optimisation loop (CleanRL-style batched PPO schedule)."""
 
     total_steps: int = _f(1_000_000, "env steps in total (all envs, reset steps included)")
-    num_steps: int = _f(128, "steps per env in one rollout")
+    num_steps: int = _f(32, "steps per env in one rollout")
     update_epochs: int = _f(4, "passes over each rollout")
     num_minibatches: int = _f(4, "minibatches per pass")
-    lr: float = _f(2.5e-4, "learning rate")
+    lr: float = _f(5e-4, "learning rate")
     anneal_lr: bool = _f(True, "decay the learning rate linearly to 0")
     max_grad_norm: float = _f(0.5, "clip the gradient norm (0 = no clipping)")
     optimizer: str = _f("adam", "adam | sgd")

@@ -132,6 +132,7 @@ class RunLogger:
         self.run_dir = run_dir
         self.rows: list[dict[str, Any]] = []
         self.tb = None
+        self._plotted = time.monotonic()
         if run_dir is None:
             return
         jl = run_dir / "metrics.jsonl"
@@ -161,8 +162,8 @@ class RunLogger:
                 if k != "step" and isinstance(v, (int, float)) and math.isfinite(v):
                     self.tb.add_scalar(k, v, row["step"])
 
-    def flush(self) -> None:
-        """Rewrite metrics.csv from all rows and plot the learning curve."""
+    def flush(self, plot: bool = False) -> None:
+        """Rewrite metrics.csv from all rows; plot the learning curve when ``plot`` or a minute passed."""
         if self.run_dir is None or not self.rows:
             return
         keys: list[str] = []
@@ -173,12 +174,14 @@ class RunLogger:
         w.writeheader()
         w.writerows(self.rows)
         atomic_write_bytes(self.run_dir / "metrics.csv", sio.getvalue().encode())
-        plot_learning_curve(self.rows, self.run_dir / "learning_curve.png")
+        if plot or time.monotonic() - self._plotted > 60.0:
+            plot_learning_curve(self.rows, self.run_dir / "learning_curve.png")
+            self._plotted = time.monotonic()
         if self.tb is not None:
             self.tb.flush()
 
     def close(self) -> None:
-        self.flush()
+        self.flush(plot=True)
         if self.tb is not None:
             self.tb.close()
 

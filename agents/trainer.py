@@ -332,7 +332,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                     if not bool(torch.isfinite(seen["loss"].detach()) & torch.isfinite(grad_norm)):
                         raise NonFiniteError(
                             f"non-finite loss or gradient at update {loop.update} (env step "
-                            f"{loop.global_step}): loss={float(seen['loss']):.4g}, grad_norm="
+                            f"{loop.global_step}): loss={float(seen['loss'].detach()):.4g}, grad_norm="
                             f"{float(grad_norm):.4g}. The bad update was not applied. Last good checkpoint: "
                             f"{run_dir / 'checkpoints' / 'last.pt' if run_dir else 'none (no run folder)'}. "
                             f"Try a lower train.lr (now {t.lr}) or train.max_grad_norm.")

@@ -28,7 +28,7 @@ def test_precedence_defaults_env_file_config_overrides(tmp_path):
         "OrientationDiscrimination", "OrientationDiscriminationEasy"]
     cfg = resolve_config("BrainSet/OrientationDiscriminationEasy-v0")
     assert cfg.arch.strides == [4, 2, 2, 1] and cfg.train.lr == 1e-3
-    assert Config().train.lr == 2.5e-4
+    assert Config().train.lr == 5e-4
     f = tmp_path / "mine.yaml"
     f.write_text("train:\n  lr: 5.0e-4\n  num_steps: 16\n")
     cfg = resolve_config("BrainSet/OrientationDiscriminationEasy-v0", f,
