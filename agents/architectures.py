@@ -168,7 +168,7 @@ def preprocess(obs, space: spaces.Space):
         return nn.functional.one_hot((obs.long() - int(space.start)), int(space.n)).float()
     x = obs.float()
     if isinstance(space, spaces.Box) and space.dtype == np.uint8:
-        x = x * (1.0 / 255.0)
+        x.mul_(1.0 / 255.0)  # obs.float() made a copy: scale it in place
     if image_layout(space) == "hwc":
         x = x.permute(0, 3, 1, 2)
     return x

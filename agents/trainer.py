@@ -190,7 +190,11 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
     agent.to(device)
     params = [p for p in agent.parameters() if p.requires_grad]
     if t.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=t.lr, eps=t.adam_eps, weight_decay=t.weight_decay)
+        try:  # the fused kernel is several times faster for small nets, on CPU too
+            optimizer = torch.optim.Adam(params, lr=t.lr, eps=t.adam_eps, weight_decay=t.weight_decay,
+                                         fused=True)
+        except (RuntimeError, TypeError):
+            optimizer = torch.optim.Adam(params, lr=t.lr, eps=t.adam_eps, weight_decay=t.weight_decay)
     else:
         optimizer = torch.optim.SGD(params, lr=t.lr, weight_decay=t.weight_decay)
     mb_gen = torch.Generator().manual_seed(r.seed)
