@@ -162,3 +162,33 @@ def test_run_folder_contents_and_load_agent(tmp_path):
     assert torch.equal(agent(obs).logits, ref(obs).logits) and best["counters"]["global_step"] == 128
     acts = agent(obs, return_activations=True).activations
     assert list(acts)[:4] == ["V1", "V2", "V4", "IT"]
+    from agents.cli import render_main
+
+    assert render_main(["--checkpoint", str(d), "--episodes", "2", "--out", str(tmp_path / "r.gif")]) == 0
+    assert len(iio.imread(tmp_path / "r.gif")) == 4
+
+
+def test_cli_trains_then_resumes_the_same_run(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    base = [sys.executable, str(root / "scripts" / "train.py"), "--env", "CartPole-v1", "--arch", "mlp",
+            "--seed", "3", "--runs-dir", str(tmp_path), "--no-video", "--no-progress", "--device", "cpu",
+            "env.num_envs=4", "train.num_steps=16", "run.checkpoint_every=64", "run.eval_episodes=4"]
+    env = {"PYTHONPATH": str(root), "PATH": "", "MPLBACKEND": "Agg"}
+    first = subprocess.run([*base, "--total-steps", "128"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=300)
+    assert first.returncode == 0, first.stderr
+    (run,) = list(tmp_path.iterdir())
+    assert run.name.startswith("CartPole-v1__mlp-reward-backprop__3__")
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["counters"]["global_step"] == 128
+    second = subprocess.run([*base, "--total-steps", "256", "--resume"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert list(tmp_path.iterdir()) == [run]  # continued in the same folder
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["counters"]["global_step"] == 256
+    assert [r["step"] for r in _rows(run)] == [64, 128, 192, 256]
+    lines = (run / "command.txt").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].endswith("--resume")
