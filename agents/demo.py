@@ -9,7 +9,7 @@ from agents.config import resolve_config
 from agents.trainer import TrainResult, train
 
 
-def run_demo(out_dir: str | Path = "runs/demo", seconds: float = 120.0, target: float = 0.85,
+def run_demo(out_dir: str | Path = "runs/demo", seconds: float = 120.0, target: float = 0.95,
              env_id: str = "BrainSet/OrientationDiscrimination-v0", seed: int = 0) -> TrainResult:
     """Train on ``env_id`` for at most ``seconds`` or until the evaluation accuracy reaches ``target``;
     the run folder (config, metrics, checkpoints, learning_curve.png, video.mp4) is ``out_dir``."""
