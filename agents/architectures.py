@@ -363,6 +363,13 @@ class Agent(nn.Module):
             deterministic: bool = False):
         """(action, log-probability, value, new state) for a batch of raw observations."""
         out = self.forward(obs, state, first)
+        if out.log_std is None:  # Discrete: plain tensor ops (cheaper than building a Categorical)
+            logp_all = torch.log_softmax(out.logits, -1)
+            if deterministic:
+                a = logp_all.argmax(-1)
+            else:
+                a = torch.multinomial(logp_all.exp(), 1).squeeze(-1)
+            return a, logp_all.gather(-1, a[:, None]).squeeze(-1), out.value, out.state
         d = out.dist()
         if deterministic:
             a = out.logits.argmax(-1) if out.log_std is None else out.logits
@@ -380,9 +387,11 @@ def _batch_size(x) -> int:
 
 def log_prob_entropy(out: AgentOutput, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probability of ``actions`` and the entropy, summed over action dims for Box actions."""
-    d = out.dist()
     if out.log_std is None:
-        return d.log_prob(actions.long()), d.entropy()
+        logp_all = torch.log_softmax(out.logits, -1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        return logp_all.gather(-1, actions.long()[:, None]).squeeze(-1), entropy
+    d = out.dist()
     return d.log_prob(actions).sum(-1), d.entropy().sum(-1)
 
 
