@@ -140,6 +140,8 @@ class RunLogger:
             keep = [json.loads(line) for line in jl.read_text().splitlines() if line.strip()]
             self.rows = [r for r in keep if r["step"] <= purge_step]
             atomic_write_bytes(jl, "".join(json.dumps(r) + "\n" for r in self.rows).encode())
+        elif purge_step is None and jl.exists():  # a fresh run in a reused folder starts fresh metrics
+            jl.unlink()
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -203,7 +205,8 @@ def plot_learning_curve(rows: list[dict], path: Path, title: str = "") -> None:
     ax.set_xlabel("env steps")
     ax.set_ylabel("episode return")
     ax.set_title(title or path.parent.name[:80], fontsize=8)
-    ax.legend(loc="lower right")
+    if ax.lines:
+        ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
