@@ -358,6 +358,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                                    "train/episodes": len(finished)}
             row.update({k: float(torch.stack(v).float().mean()) for k, v in sums.items()})
             last = loop.update == num_updates
+            if t.max_seconds > 0 and now - t_start >= t.max_seconds:
+                stopped, last = "max_seconds", True  # still evaluates and checkpoints below
             crossed = lambda every: every > 0 and (loop.global_step // every  # noqa: E731
                                                    > (loop.global_step - batch_steps) // every)
             if crossed(r.eval_every) or last:
@@ -370,8 +372,6 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                     checkpoint("best")
                 if r.target_return is not None and loop.last_eval >= r.target_return:
                     stopped, last = "target_return", True
-            if t.max_seconds > 0 and now - t_start >= t.max_seconds:
-                stopped, last = "max_seconds", True
             if callback is not None and callback({"row": row, "agent": agent, "loop": loop}) is False:
                 stopped, last = "callback", True
             logger.log(row)

@@ -192,3 +192,40 @@ def test_cli_trains_then_resumes_the_same_run(tmp_path):
     assert [r["step"] for r in _rows(run)] == [64, 128, 192, 256]
     lines = (run / "command.txt").read_text().splitlines()
     assert len(lines) == 2 and lines[1].endswith("--resume")
+
+
+class _DictCartPole:
+    """CartPole with a Dict observation {'pos': (x, theta), 'vel': (x_dot, theta_dot)} (a test env)."""
+
+    @staticmethod
+    def make(**kwargs):
+        import gymnasium as gym
+        from gymnasium import spaces
+
+        env = gym.make("CartPole-v1", **kwargs)
+        box = env.observation_space
+        space = spaces.Dict({"pos": spaces.Box(box.low[[0, 2]], box.high[[0, 2]], dtype=np.float32),
+                             "vel": spaces.Box(box.low[[1, 3]], box.high[[1, 3]], dtype=np.float32)})
+        return gym.wrappers.TransformObservation(env, lambda o: {"pos": o[[0, 2]], "vel": o[[1, 3]]}, space)
+
+
+@pytest.mark.parametrize("env_id,arch", [("Pendulum-v1", "mlp"), ("AgentsTest/DictCartPole-v0", "auto+lstm"),
+                                         ("CartPole-v1", "mlp+rnn_relu")])
+def test_box_actions_dict_observations_and_cores_train(tmp_path, env_id, arch):
+    import gymnasium as gym
+
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=_DictCartPole.make, max_episode_steps=500)
+    cfg = _cfg(env_id, tmp_path, f"arch.name={arch}", "env.num_envs=4", "train.num_steps=16",
+               "train.bptt_len=8", "train.total_steps=256", "run.eval_episodes=2", "run.runs_dir=''")
+    import agents.architectures as A
+    from agents.runs import build_components
+    from agents.trainer import make_vec_env
+
+    envs = make_vec_env(env_id, 1)
+    torch.manual_seed(cfg.run.seed)
+    init, _, _ = build_components(cfg, envs.single_observation_space, envs.single_action_space)
+    res = train(cfg)
+    assert isinstance(res.agent, A.Agent) and res.global_step == 256 and math.isfinite(res.last_eval)
+    after = _params(res.agent)
+    assert torch.isfinite(after).all() and not torch.equal(after, _params(init))
