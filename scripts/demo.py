@@ -1,18 +1,19 @@
-"""The main job of `make demo`: render OrientationDiscrimination episodes to a video and measure the ideal
-observer's psychometric curve into a plot, under runs/demo/ (later: train a small agent, then render it)."""
+"""The main job of `make demo`: train a small agent on OrientationDiscrimination for about two minutes on
+CPU, render it, and set its psychometric threshold beside the ideal observer's (all under runs/demo/)."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def main() -> None:
-    from brainset_envs.demo import run_demo
+    from agents.demo import run_demo
 
-    run_demo("runs/demo")
+    run_demo(sys.argv[1] if len(sys.argv) > 1 else "runs/demo")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Record episodes of any BrainSet env to MP4 or GIF.
+"""Record episodes to MP4 or GIF: of any BrainSet env with a random or ground-truth policy, or of a
+trained agent from its run folder.
 
-    python scripts/render.py --env BrainSet/OrientationDiscrimination-v0 --episodes 5 --out runs/orientation.mp4
-    python scripts/render.py --env BrainSet/OrientationDiscrimination-v0 --policy oracle --out runs/o.gif
+    python scripts/render.py --env BrainSet/OrientationDiscrimination-v0 --episodes 5 --out runs/o.mp4
+    python scripts/render.py --env BrainSet/PatchForaging-v0 --policy oracle --out runs/pf.gif
     python scripts/render.py --env ... --kwargs '{"trials_per_episode": 10}'
+    python scripts/render.py --checkpoint runs/<run folder> [--which best|last] [--episodes 8]
 """
 
 from __future__ import annotations
@@ -10,11 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in argv):
+        from agents.cli import render_main  # a trained agent: see `render.py --checkpoint RUN --help`
+
+        return render_main(argv)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="BrainSet/OrientationDiscrimination-v0", help="a registered env id")
     p.add_argument("--episodes", type=int, default=3)
@@ -24,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's render_fps)")
     p.add_argument("--hold", type=int, default=1, help="repeat each frame this many times")
     p.add_argument("--kwargs", default="{}", help="JSON dict of env constructor arguments")
+    p.add_argument("--checkpoint", help="record a trained agent instead (a run folder or .pt file)")
     args = p.parse_args(argv)
 
     import gymnasium as gym
@@ -36,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     res = record_episodes(env, out, args.episodes, args.policy, seed=args.seed, fps=args.fps, hold_frames=args.hold)
     env.close()
     print(f"wrote {res['path']}: {res['episodes']} episodes, {res['frames']} frames, returns {res['returns']}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The objective interface the trainer calls (the seed paper's first component), weighted sums of
+objectives, and the registry that lets new objectives plug in without touching the trainer.
+
+An objective may:
+- ``build(agent)``: add the heads it needs to ``agent.aux`` (before the learning rule prepares the model,
+  so every rule and the checkpoint see them);
+- ``intrinsic_reward(rollout)``: return a (T, N) reward added to the env's reward before advantages are
+  computed (prediction-error curiosity, empowerment, ...);
+- ``prepare(rollout, agent)``: add per-transition fields to ``rollout.extras`` once per rollout
+  (advantages and returns for the reward objective); minibatches carry them;
+- ``loss(batch, outputs)``: return (scalar loss, metrics) for a minibatch and the agent's outputs on it.
+
+Strings like ``"reward+0.1*predictive"`` build a :class:`WeightedSum`: each term's loss and intrinsic
+reward are scaled by its weight.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from agents.rollout import Batch, Rollout
+
+Metrics = dict[str, Any]
+
+
+class Objective:
+    """Base class. Subclasses set ``name`` and override what they use."""
+
+    name: str = "base"
+
+    def build(self, agent: nn.Module) -> None:
+        """Add heads this objective needs to ``agent.aux`` (called once, before training)."""
+
+    def intrinsic_reward(self, rollout: Rollout) -> torch.Tensor | None:
+        """A (T, N) intrinsic reward for the rollout's transitions, or None."""
+        return None
+
+    def prepare(self, rollout: Rollout, agent: nn.Module) -> None:
+        """Compute per-transition targets once per rollout (stored in ``rollout.extras``)."""
+
+    def loss(self, batch: Batch, outputs: Any) -> tuple[torch.Tensor, Metrics]:
+        """(scalar loss to minimise, metrics) for one minibatch."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Non-parameter state to checkpoint (running statistics, ...)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+class WeightedSum(Objective):
+    """sum_k w_k * objective_k: losses and intrinsic rewards are both weighted."""
+
+    def __init__(self, terms: list[tuple[float, Objective]]):
+        if not terms:
+            raise ValueError("a weighted sum needs at least one objective")
+        self.terms = terms
+        self.name = "+".join(o.name if w == 1.0 else f"{w:g}*{o.name}" for w, o in terms)
+
+    def build(self, agent: nn.Module) -> None:
+        for _, o in self.terms:
+            o.build(agent)
+
+    def intrinsic_reward(self, rollout: Rollout) -> torch.Tensor | None:
+        total = None
+        for w, o in self.terms:
+            r = o.intrinsic_reward(rollout)
+            if r is not None:
+                total = w * r if total is None else total + w * r
+        return total
+
+    def prepare(self, rollout: Rollout, agent: nn.Module) -> None:
+        for _, o in self.terms:
+            o.prepare(rollout, agent)
+
+    def loss(self, batch: Batch, outputs: Any) -> tuple[torch.Tensor, Metrics]:
+        total, metrics = None, {}
+        for w, o in self.terms:
+            loss, m = o.loss(batch, outputs)
+            total = w * loss if total is None else total + w * loss
+            prefix = "" if len(self.terms) == 1 else f"{o.name}/"
+            metrics.update({prefix + k: v for k, v in m.items()})
+        return total, metrics
+
+    def state_dict(self) -> dict:
+        return {f"{i}:{o.name}": o.state_dict() for i, (_, o) in enumerate(self.terms)}
+
+    def load_state_dict(self, state: dict) -> None:
+        for i, (_, o) in enumerate(self.terms):
+            o.load_state_dict(state.get(f"{i}:{o.name}", {}))
+
+
+_OBJECTIVES: dict[str, Callable[..., Objective]] = {}
+
+
+def register_objective(name: str, factory: Callable[..., Objective]) -> None:
+    """Make ``name`` usable in objective strings (``--objective``)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name):
+        raise ValueError(f"objective name {name!r} must be an identifier (letters, digits, _ and -)")
+    _OBJECTIVES[name] = factory
+
+
+def available_objectives() -> list[str]:
+    return sorted(_OBJECTIVES)
+
+
+_TERM = re.compile(r"^\s*(?:([0-9.eE+\-]+)\s*\*\s*)?([A-Za-z_][A-Za-z0-9_\-]*)\s*$")
+
+
+def parse_spec(spec: str) -> list[tuple[float, str]]:
+    """``"reward+0.1*predictive"`` -> ``[(1.0, 'reward'), (0.1, 'predictive')]``."""
+    # split on '+' that is not part of a number's exponent (1e+3)
+    parts = re.split(r"(?<![eE])\+", spec)
+    out = []
+    for p in parts:
+        m = _TERM.match(p)
+        if not m:
+            raise ValueError(f"objective={spec!r}: cannot read the term {p!r}; write e.g. "
+                             f"'reward' or 'reward+0.1*predictive'")
+        w = float(m.group(1)) if m.group(1) else 1.0
+        out.append((w, m.group(2)))
+    return out
+
+
+def get_objective(spec: str, kwargs: dict[str, dict] | None = None) -> WeightedSum:
+    """The objective described by ``spec``; ``kwargs[name]`` are passed to that objective's factory."""
+    import agents.objectives  # noqa: F401  (registers the built-in objectives)
+
+    kwargs = kwargs or {}
+    terms = []
+    for w, name in parse_spec(spec):
+        if name not in _OBJECTIVES:
+            raise ValueError(f"objective {name!r} (in {spec!r}) is not known; available: "
+                             f"{available_objectives()}")
+        terms.append((w, _OBJECTIVES[name](**(kwargs.get(name) or {}))))
+    unused = set(kwargs) - {n for _, n in parse_spec(spec)}
+    if unused:
+        raise ValueError(f"objective.kwargs names {sorted(unused)}, which are not in objective={spec!r}")
+    return WeightedSum(terms)

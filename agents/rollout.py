@@ -1,0 +1,169 @@
+"""Rollout storage on the training device, and minibatches of it (flat, or sequences for BPTT).
+
+Layout: time-major ``(T, N, ...)`` for T steps of N envs. ``obs``, ``first``, ``states`` and ``values``
+have T+1 rows: the last row is the observation after the rollout (for bootstrapping and for objectives
+that predict the next observation).
+
+``valid`` is 0 for the reset steps of gymnasium's NEXT_STEP autoreset (the step after an episode ends
+only starts the next episode: its action is ignored and its reward is 0): losses skip those transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+Obs = torch.Tensor | dict[str, torch.Tensor]
+
+
+def _torch_dtype(dtype: np.dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(1, dtype=dtype)).dtype
+
+
+def alloc_obs(space: spaces.Space, lead: tuple[int, ...], device: torch.device) -> Obs:
+    if isinstance(space, spaces.Dict):
+        return {k: alloc_obs(s, lead, device) for k, s in space.spaces.items()}
+    return torch.zeros(*lead, *space.shape, dtype=_torch_dtype(space.dtype), device=device)
+
+
+def obs_to_tensor(obs, device: torch.device) -> Obs:
+    """A batch of observations from the vector env -> tensors on ``device`` (one transfer per array)."""
+    if isinstance(obs, dict):
+        return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in obs.items()}
+    return torch.from_numpy(np.ascontiguousarray(obs)).to(device)
+
+
+def index_obs(obs: Obs, *idx) -> Obs:
+    if isinstance(obs, dict):
+        return {k: v[idx] for k, v in obs.items()}
+    return obs[idx]
+
+
+def set_obs(buf: Obs, t: int, value: Obs) -> None:
+    if isinstance(buf, dict):
+        for k in buf:
+            buf[k][t] = value[k]
+    else:
+        buf[t] = value
+
+
+@dataclass
+class Rollout:
+    """One rollout of T steps of N envs (see the module docstring for the layout)."""
+
+    obs: Obs
+    first: torch.Tensor
+    states: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    valid: torch.Tensor
+    intrinsic: torch.Tensor
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def allocate(cls, T: int, N: int, obs_space: spaces.Space, act_space: spaces.Space, state_size: int,
+                 device: torch.device) -> Rollout:
+        z = lambda *s, dt=torch.float32: torch.zeros(*s, dtype=dt, device=device)  # noqa: E731
+        if isinstance(act_space, spaces.Discrete):
+            actions = z(T, N, dt=torch.long)
+        else:
+            actions = z(T, N, *act_space.shape)
+        return cls(obs=alloc_obs(obs_space, (T + 1, N), device), first=z(T + 1, N, dt=torch.bool),
+                   states=z(T + 1, N, state_size), actions=actions, logprobs=z(T, N), values=z(T + 1, N),
+                   rewards=z(T, N), terminated=z(T, N), truncated=z(T, N), valid=z(T, N), intrinsic=z(T, N))
+
+    @property
+    def T(self) -> int:
+        return self.rewards.shape[0]
+
+    @property
+    def N(self) -> int:
+        return self.rewards.shape[1]
+
+    @property
+    def next_obs(self) -> Obs:
+        """Observation after each step, (T, N, ...)."""
+        return index_obs(self.obs, slice(1, None))
+
+    def minibatches(self, num_minibatches: int, seq_len: int, generator: torch.Generator):
+        """Yield :class:`Batch` es covering the rollout once, in random order. ``seq_len`` 1 gives the
+        valid transitions, independently; larger values give sequences of that length for truncated
+        BPTT (reset steps inside them are masked by ``Batch.mask``)."""
+        T, N = self.T, self.N
+        dev = self.rewards.device
+        if seq_len == 1:  # independent transitions: only the valid ones (reset steps carry no loss)
+            idx = torch.nonzero(self.valid.flatten() > 0).squeeze(1)
+            idx = idx[torch.randperm(len(idx), generator=generator).to(dev)]
+            for chunk in idx.tensor_split(min(num_minibatches, max(len(idx), 1))):
+                if len(chunk):
+                    yield Batch(self, (chunk // N)[None], (chunk % N)[None])
+            return
+        if T % seq_len:
+            raise ValueError(f"train.num_steps={T} must be a multiple of train.bptt_len={seq_len}")
+        n_seq = (T // seq_len) * N
+        if num_minibatches > n_seq:
+            raise ValueError(f"train.num_minibatches={num_minibatches} exceeds the {n_seq} sequences of a "
+                             f"rollout (num_steps/bptt_len x num_envs)")
+        perm = torch.randperm(n_seq, generator=generator).to(dev)
+        for chunk in perm.tensor_split(num_minibatches):
+            t0 = (chunk // N) * seq_len
+            env = chunk % N
+            tt = t0[None, :] + torch.arange(seq_len, device=dev)[:, None]  # (L, B)
+            nn_ = env[None, :].expand_as(tt)
+            yield Batch(self, tt, nn_)
+
+
+class Batch:
+    """A minibatch: sequences (L, B) of the rollout. Per-transition fields are flat (L*B, ...) in
+    time-major order, matching :class:`agents.architectures.AgentOutput`; ``obs`` keeps (L, B, ...)."""
+
+    def __init__(self, rollout: Rollout, tt: torch.Tensor, nn_: torch.Tensor):
+        self.rollout, self.tt, self.nn = rollout, tt, nn_
+        self.seq_shape = tuple(tt.shape)
+        r = rollout
+        self.obs = index_obs(r.obs, tt, nn_)
+        self.first = r.first[tt, nn_]
+        self.state0 = r.states[tt[0], nn_[0]]
+        flat = lambda x: x[tt, nn_].flatten(0, 1)  # noqa: E731
+        self.actions = flat(r.actions)
+        self.logprobs = flat(r.logprobs)
+        self.values = flat(r.values[:-1])
+        self.rewards = flat(r.rewards)
+        self.intrinsic = flat(r.intrinsic)
+        self.terminated = flat(r.terminated)
+        self.mask = flat(r.valid)
+        self.extras = {k: flat(v) for k, v in r.extras.items()}
+
+    def __getattr__(self, name: str):
+        # extras added by objectives (advantages, returns, ...) read like fields
+        extras = self.__dict__.get("extras", {})
+        if name in extras:
+            return extras[name]
+        raise AttributeError(f"Batch has no field {name!r}; extras: {sorted(extras)}")
+
+    @property
+    def flat_obs(self) -> Obs:
+        """Observations flattened to (L*B, ...)."""
+        if isinstance(self.obs, dict):
+            return {k: v.flatten(0, 1) for k, v in self.obs.items()}
+        return self.obs.flatten(0, 1)
+
+    @property
+    def next_obs(self) -> Obs:
+        """The observation after each transition, flat (L*B, ...)."""
+        o = index_obs(self.rollout.obs, self.tt + 1, self.nn)
+        if isinstance(o, dict):
+            return {k: v.flatten(0, 1) for k, v in o.items()}
+        return o.flatten(0, 1)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over the transitions where ``mask`` is 1."""
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
