@@ -143,14 +143,9 @@ class RunLogger:
         elif purge_step is None and jl.exists():  # a fresh run in a reused folder starts fresh metrics
             jl.unlink()
         if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=purge_step)
-            except ImportError:  # tensorboard not installed: same file format, scalars only
-                from agents.tbevents import ScalarWriter
-
-                self.tb = ScalarWriter(run_dir / "tb")
+            self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=purge_step)
 
     def log(self, row: dict[str, Any]) -> None:
         row = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in row.items()}
