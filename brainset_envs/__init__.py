@@ -35,6 +35,10 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("OrientationDiscriminationEasy", "orientation", "OrientationDiscrimination",
      {"offset_deg": 20.0, "noise_std": 0.1}),
     ("OrientationDiscriminationPair", "orientation", "OrientationDiscrimination", {"two_frame": True}),
+    ("EmpowermentGrid", "empowerment_grid", "EmpowermentGrid", {}),
+    ("EmpowermentKlyubinMaze", "empowerment_grid", "EmpowermentGrid", {"layout": "klyubin"}),
+    ("EmpowermentFourRooms", "empowerment_grid", "EmpowermentGrid", {"layout": "four_rooms"}),
+    ("EmpowermentBoxRoom", "empowerment_grid", "EmpowermentGrid", {"layout": "box_room"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

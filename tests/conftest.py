@@ -22,6 +22,20 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"transfer": "sideways"}, "transfer"),
         ({"contrast": 2.0}, "contrast"),
     ],
+    "EmpowermentGrid": [
+        ({"layout": "moon"}, "layout"),
+        ({"layout": "#.\n#"}, "layout row"),
+        ({"size": [0, 5]}, "size"),
+        ({"observation": "smell"}, "observation"),
+        ({"noise": 1.5}, "noise"),
+        ({"view_size": 4}, "view_size"),
+        ({"start": [0, 99]}, "start"),
+        ({"goal": "corner"}, "goal"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"noisy_tv": "radio"}, "noisy_tv"),
+        ({"noisy_tv": "cell"}, "tv_cell"),
+        ({"render_heatmap": "rainbow"}, "render_heatmap"),
+    ],
 }
 
 # Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no

@@ -1,0 +1,1 @@
+"""Ground truth and behavioural analysis for every task (no torch needed)."""
