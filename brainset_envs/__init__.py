@@ -39,6 +39,8 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("EmpowermentKlyubinMaze", "empowerment_grid", "EmpowermentGrid", {"layout": "klyubin"}),
     ("EmpowermentFourRooms", "empowerment_grid", "EmpowermentGrid", {"layout": "four_rooms"}),
     ("EmpowermentBoxRoom", "empowerment_grid", "EmpowermentGrid", {"layout": "box_room"}),
+    ("ForagingArena", "foraging_arena", "ForagingArena", {}),
+    ("ForagingArenaHomeostatic", "foraging_arena", "ForagingArena", {"reward": "homeostatic"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

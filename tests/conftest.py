@@ -36,6 +36,20 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"noisy_tv": "cell"}, "tv_cell"),
         ({"render_heatmap": "rainbow"}, "render_heatmap"),
     ],
+    "ForagingArena": [
+        ({"n_patches": -1}, "n_patches"),
+        ({"n_patches": 1000}, "n_patches"),
+        ({"reward": "money"}, "reward"),
+        ({"observation": "smell"}, "observation"),
+        ({"energy_init": 0.0}, "energy_init"),
+        ({"energy_decay": -0.1}, "energy_decay"),
+        ({"bite": 0}, "bite"),
+        ({"regrow_rate": "fast"}, "regrow_rate"),
+        ({"setpoint": 1.5}, "setpoint"),
+        ({"view_size": 6}, "view_size"),
+        ({"layout": "klyubin", "size": 7}, "size"),
+        ({"start": [-1, 0]}, "start"),
+    ],
 }
 
 # Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no
