@@ -331,9 +331,11 @@ class ForagingArenaEnv(TaskEnv):
 
     ## Ground truth
     `brainset_envs.analysis.foraging.reference_stats(**kwargs)`: reward rate, food rate and survival
-    time of the scripted forager ("walk along a shortest path to the nearest patch with food when energy
-    is below a threshold, otherwise rest off the food") and of a random walk on the same configuration,
-    so an agent can be scored as a fraction of the reference.
+    time of the scripted forager ("walk along a shortest path to the nearest patch with a full bite of food
+    when energy is below the setpoint, otherwise rest off the food") and of a random walk on the same
+    configuration, so an agent can be scored as a fraction of the reference. With the defaults the
+    forager survives every 500-step episode (food 0.022 per step, mean energy 0.87) while a random walk
+    starves after about 100 steps (food 0.011 per step).
 
     ## Registered configurations
     - `BrainSet/ForagingArena-v0`: defaults above (food reward).
