@@ -71,7 +71,7 @@ def _size(size: int | tuple[int, int] | list[int] | None) -> tuple[int, int]:
 
 
 def get_layout(layout: str | Layout, size: int | tuple[int, int] | None = None) -> Layout:
-    """Resolve a layout name (see :data:`LAYOUT_NAMES`), layout text (anything with a newline) or a
+    """Resolve a layout name (see :data:`LAYOUT_NAMES`), layout text (rows separated by newlines) or a
     :class:`Layout`. ``size`` is used by 'open' only."""
     if size is not None:
         _size(size)
@@ -81,8 +81,8 @@ def get_layout(layout: str | Layout, size: int | tuple[int, int] | None = None) 
         return layout
     if not isinstance(layout, str):
         raise TypeError(f"layout={layout!r} must be a name {sorted(LAYOUT_NAMES)}, layout text or a Layout")
-    if "\n" in layout:
-        return parse_layout(layout)
+    if "\n" in layout or (layout not in LAYOUT_NAMES and set(layout) <= set("#. SAGBFT+-|")):
+        return parse_layout(layout)  # layout text (one row needs no newline)
     if layout == "open":
         return open_room(*_size(size))
     makers = {"klyubin": klyubin_maze, "four_rooms": four_rooms, "four_rooms_21": four_rooms_21,
