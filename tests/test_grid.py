@@ -183,14 +183,14 @@ def test_shortest_paths_and_first_steps():
     dist = g.distances()
     a, b = lay.cell(1, 1), lay.cell(11, 11)
     assert dist[a, b] == 20  # corner to opposite corner through two doorways
-    step = g.first_step()
     cell, n = a, 0
     while cell != b:
-        cell = g.next[cell, step[cell, b]]
+        cell = g.next[cell, g.step_towards(np.array([cell]), np.array([b]))[0]]
         n += 1
         assert n <= 20
     assert n == dist[a, b]
-    assert step[a, a] == STAY
+    assert g.step_towards(np.array([a]), np.array([a]))[0] == STAY
+    assert g.reachable_from(a).sum() == 104 and not g.reachable_from(a)[0]
 
 
 def test_open_room_and_compiled_cache():

@@ -317,7 +317,7 @@ def exploration_metrics(trajectory: np.ndarray, layout: str | Layout | Grid) -> 
     relative to the cells reachable from its first cell."""
     grid = _grid(layout)
     traj = np.asarray(trajectory)
-    n_reach = int((grid.distances()[traj[0]] >= 0).sum())
+    n_reach = int(grid.reachable_from(int(traj[0])).sum())
     return {"coverage": coverage(traj, n_reach), "entropy": visitation_entropy(traj, n_reach),
             "time_to_90": time_to_coverage(traj, n_reach, 0.9)}
 

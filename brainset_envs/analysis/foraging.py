@@ -43,7 +43,7 @@ def forager_actions(core: ForagingArenaCore, state: State, threshold: float | No
     has = np.isfinite(d_food).any(1)
     pick = np.where(has, d_food.argmin(1), fallback.argmin(1))
     target = patch[rows, pick]
-    go = grid.first_step()[cell, target]
+    go = grid.step_towards(cell, target)
     # resting: off the food, to the first neighbour without food
     nb = grid.next[cell, :4]
     nb_free = (state["ext"][rows[:, None], nb] <= 0) & (nb != cell[:, None])

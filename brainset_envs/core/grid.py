@@ -338,12 +338,26 @@ class Grid:
             self._cache[key] = np.stack([m[idx] for m in maps], axis=-1).astype(np.float32)
         return self._cache[key]
 
+    def reachable_from(self, cell: int) -> np.ndarray:
+        """(h*w,) bool: the cells reachable from ``cell`` (boxes ignored)."""
+        seen = np.zeros(self.n_cells, bool)
+        seen[cell] = True
+        frontier = np.array([cell])
+        while len(frontier):
+            nb = np.unique(self.next[frontier, :4])
+            frontier = nb[~seen[nb]]
+            seen[frontier] = True
+        return seen
+
     def distances(self) -> np.ndarray:
-        """(h*w, h*w) shortest-path lengths in moves (boxes ignored); -1 where unreachable."""
+        """(h*w, h*w) int32 shortest-path lengths in moves (boxes ignored); -1 where unreachable.
+        Dense: for grids up to 10,000 cells."""
         if "dist" not in self._cache:
             n = self.n_cells
+            if n > 10_000:
+                raise ValueError(f"distances() is dense (cells^2); {n} cells is too many (at most 10,000)")
             reach = np.eye(n, dtype=bool)
-            dist = np.where(reach, 0, -1)
+            dist = np.where(reach, 0, -1).astype(np.int32)
             for d in range(1, n):
                 # reachable from i within d moves = i, or reachable from a neighbour within d - 1
                 new = reach.copy()
@@ -357,16 +371,14 @@ class Grid:
             self._cache["dist"] = dist
         return self._cache["dist"]
 
-    def first_step(self) -> np.ndarray:
-        """(h*w, h*w) table: an action that starts a shortest path from cell i to cell j (STAY when
-        i == j or j is unreachable); ties go to the lowest action index."""
-        if "first_step" not in self._cache:
-            dist = self.distances()
-            after = dist[self.next[:, :4]]  # (n, 4, n): distance from each neighbour to j
-            good = (after == (dist[:, None, :] - 1)) & (dist[:, None, :] > 0)
-            best = np.where(good.any(1), good.argmax(1), STAY)
-            self._cache["first_step"] = best.astype(np.intp)
-        return self._cache["first_step"]
+    def step_towards(self, cell: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """An action starting a shortest path from each ``cell`` to its ``target`` (STAY when there or
+        unreachable); ties go to the lowest action index. Vectorised over a batch."""
+        dist = self.distances()
+        d_now = dist[cell, target]
+        d_nb = dist[self.next[cell, :4], np.asarray(target)[:, None]]
+        good = (d_nb == (d_now - 1)[:, None]) & (d_now > 0)[:, None]
+        return np.where(good.any(1), good.argmax(1), STAY)
 
     def state_space(self, max_states: int = 2_000_000) -> StateSpace:
         """The world's states and their transition table (cached): free cells, or with boxes every

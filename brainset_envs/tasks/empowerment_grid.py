@@ -374,8 +374,8 @@ class EmpowermentGridEnv(TaskEnv):
     `noise` (0.0), `start` (None: the layout's 'S' cell or uniform over free cells; 'random'; or
     [row, col]), `goal` (None or [row, col]), `goal_reward` (1.0), `max_steps` (100), `empowerment_n`
     (None: 5 without noise, 2 with noise), `noisy_tv` (None, 'action', 'cell'), `tv_cell`
-    ([row, col]), `tv_dim` (4), `pixels_per_cell` (8), `render_heatmap` (None, 'empowerment' or
-    'visits': a heat map under the agent), `render_mode`.
+    ([row, col]), `tv_dim` (4), `pixels_per_cell` (8), `render_heatmap` (None; 'empowerment': the
+    deterministic `empowerment_n`-step map; 'visits': visit counts this episode), `render_mode`.
 
     ## Ground truth
     `env.unwrapped.true_empowerment(n, noise=p, sensor='position')` gives the (h, w) map of exact
