@@ -50,6 +50,12 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("WaterMazeReversal", "water_maze", "WaterMaze", {"protocol": "reversal", "reversal_day": 13}),
     ("WaterMazeDMP", "water_maze", "WaterMaze", {"protocol": "dmp"}),
     ("WaterMazeView", "water_maze", "WaterMaze", {"observation": "view"}),
+    ("EmpowermentGrid", "empowerment_grid", "EmpowermentGrid", {}),
+    ("EmpowermentKlyubinMaze", "empowerment_grid", "EmpowermentGrid", {"layout": "klyubin"}),
+    ("EmpowermentFourRooms", "empowerment_grid", "EmpowermentGrid", {"layout": "four_rooms"}),
+    ("EmpowermentBoxRoom", "empowerment_grid", "EmpowermentGrid", {"layout": "box_room"}),
+    ("ForagingArena", "foraging_arena", "ForagingArena", {}),
+    ("ForagingArenaHomeostatic", "foraging_arena", "ForagingArena", {"reward": "homeostatic"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:
