@@ -25,6 +25,10 @@ TARGETS: dict[str, list[tuple[str, float]]] = {
     "BrainSet/OrientationDiscrimination-v0": [
         ("single", 10_000), ("native_1024/sync_1024", 10), ("block_native_1024_images/noise_1024_images", 0.5)],
     "BrainSet/PatchForaging-v0": [("single", 50_000), ("native_1024", 5_000_000), ("native_1024/sync_1024", 50)],
+    "BrainSet/WaterMaze-v0": [("single", 30_000), ("native_1024", 2_000_000), ("native_1024/sync_1024", 50)],
+    "BrainSet/EmpowermentGrid-v0": [("single", 50_000), ("single/minigrid", 5), ("native_1024", 5_000_000),
+                                    ("native_1024/sync_1024", 50)],
+    "BrainSet/ForagingArena-v0": [("single", 50_000), ("single/minigrid", 5), ("native_1024/sync_1024", 50)],
 }
 
 
