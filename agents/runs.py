@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from agents.config import Config, arch_label
+from brainset_envs.core.files import atomic_write_bytes
 
 
 def _slug(text: str) -> str:
@@ -54,15 +54,6 @@ def latest_run_dir(cfg: Config) -> Path | None:
         return None
     cands = [p for p in root.glob(run_prefix(cfg) + "__*") if (p / "checkpoints" / "last.pt").exists()]
     return max(cands, key=lambda p: p.stat().st_mtime) if cands else None
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
@@ -210,59 +201,39 @@ def plot_learning_curve(rows: list[dict], path: Path, title: str = "") -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+class AgentPolicy:
+    """A trained agent as a ``policy(obs, info)`` for :func:`brainset_envs.recording.record_episodes`
+    (keeps the recurrent state; reset at every episode start)."""
+
+    def __init__(self, agent, deterministic: bool = True):
+        self.agent, self.deterministic = agent, deterministic
+        self.device = next(agent.parameters()).device
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = self.agent.initial_state(1, self.device)
+        self.first = torch.ones(1, dtype=torch.bool, device=self.device)
+
+    def __call__(self, obs, info=None):
+        from agents.rollout import obs_to_tensor
+
+        batch = {k: np.asarray(v)[None] for k, v in obs.items()} if isinstance(obs, dict) else np.asarray(obs)[None]
+        a, _, _, self.state = self.agent.act(obs_to_tensor(batch, self.device), self.state, self.first,
+                                             deterministic=self.deterministic)
+        self.first = torch.zeros_like(self.first)
+        a = a[0].cpu().numpy()
+        return a.item() if a.ndim == 0 else a
+
+
 def record_video(agent, env_id: str, env_kwargs: dict, path: str | Path, episodes: int = 8, seed: int = 0,
                  max_frames: int = 400, deterministic: bool = True) -> Path:
-    """Run ``agent`` for ``episodes`` episodes in one ``rgb_array`` env and write the frames as MP4
-    (GIF when the path ends in .gif or MP4 writing fails). Returns the written path."""
+    """Record ``agent`` for ``episodes`` episodes (at most ``max_frames`` frames) as MP4 or GIF (by the
+    suffix of ``path``). Returns the written path."""
     import gymnasium as gym
-    import imageio.v2 as imageio
 
-    from agents.rollout import obs_to_tensor
+    from brainset_envs.recording import record_episodes
 
     env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
-    device = next(agent.parameters()).device
-    frames = []
-    obs, _ = env.reset(seed=seed)
-    frames.append(env.render())
-    state = agent.initial_state(1, device)
-    first = torch.ones(1, dtype=torch.bool, device=device)
-    done_eps = 0
-    while done_eps < episodes and len(frames) < max_frames:
-        if isinstance(obs, dict):
-            batch = {k: np.asarray(v)[None] for k, v in obs.items()}
-        else:
-            batch = np.asarray(obs)[None]
-        a, _, _, state = agent.act(obs_to_tensor(batch, device), state, first, deterministic=deterministic)
-        a = a[0].cpu().numpy()
-        obs, _, term, trunc, _ = env.step(a.item() if a.ndim == 0 else a)
-        frames.append(env.render())
-        first = torch.zeros_like(first)
-        if term or trunc:
-            done_eps += 1
-            if done_eps < episodes:
-                obs, _ = env.reset()
-                frames.append(env.render())
-                first = torch.ones_like(first)
-    fps = int(env.metadata.get("render_fps", 10))
+    res = record_episodes(env, path, episodes, AgentPolicy(agent, deterministic), seed=seed, max_frames=max_frames)
     env.close()
-    path = Path(path)
-    frames = [_even(f) for f in frames]
-    tmp = path.with_name("tmp_" + path.name)
-    try:
-        if path.suffix == ".gif":
-            raise ValueError("gif requested")
-        imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=1)
-    except Exception:
-        path = path.with_suffix(".gif")
-        tmp = path.with_name("tmp_" + path.name)
-        imageio.mimwrite(tmp, frames, duration=1000.0 / fps, loop=0)
-    os.replace(tmp, path)
-    return path
-
-
-def _even(frame: np.ndarray) -> np.ndarray:
-    """Pad to even height and width (H.264 needs them)."""
-    h, w = frame.shape[:2]
-    if h % 2 or w % 2:
-        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)))
-    return frame
+    return Path(res["path"])

@@ -258,7 +258,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
     from tqdm.auto import tqdm
 
     pbar = tqdm(total=num_updates * batch_steps, initial=loop.global_step, unit="step", unit_scale=True,
-                disable=not r.progress, dynamic_ncols=True, desc=cfg.env.id.split("/")[-1])
+                disable=not r.progress, dynamic_ncols=True, desc=cfg.env.id.split("/")[-1],
+                mininterval=0.5 if sys.stderr.isatty() else 10.0)  # logs (CI, make demo | tee) stay short
     stopped = "total_steps"
     t_start, steps_start = time.perf_counter(), loop.global_step
     elapsed0 = loop.elapsed

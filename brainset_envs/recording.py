@@ -34,12 +34,13 @@ def make_policy(name: str, env: gym.Env) -> Policy:
 
 def record_episodes(env: gym.Env, path: str | os.PathLike, n_episodes: int = 3, policy: Policy | str = "random",
                     seed: int = 0, fps: int | None = None, max_steps_per_episode: int = 1000,
-                    hold_frames: int = 1) -> dict[str, Any]:
+                    hold_frames: int = 1, max_frames: int | None = None) -> dict[str, Any]:
     """Run ``n_episodes`` with ``policy`` on ``env`` (render_mode 'rgb_array') and write them to ``path``.
 
     The format follows the suffix (.mp4 or .gif). Written atomically. ``hold_frames`` repeats each frame
-    (useful for one-step trial tasks, so a viewer sees each trial). Returns a summary (episodes, returns,
-    frames, path).
+    (useful for one-step trial tasks, so a viewer sees each trial); ``max_frames`` caps the video. A policy
+    with a ``reset()`` method (e.g. a recurrent agent) is reset at the start of every episode. Returns a
+    summary (episodes, returns, frames, path).
     """
     import imageio.v2 as imageio
 
@@ -53,16 +54,21 @@ def record_episodes(env: gym.Env, path: str | os.PathLike, n_episodes: int = 3, 
     fps = fps or env.metadata.get("render_fps", 10)
     frames, returns = [], []
     obs, info = env.reset(seed=seed)
+    cap = max_frames or float("inf")
     for ep in range(n_episodes):
+        if len(frames) >= cap:
+            break
         if ep:
             obs, info = env.reset()
+        if hasattr(pol, "reset"):
+            pol.reset()
         frames += [env.render()] * hold_frames
         total = 0.0
         for _ in range(max_steps_per_episode):
             obs, r, term, trunc, info = env.step(pol(obs, info))
             total += float(r)
             frames += [env.render()] * hold_frames
-            if term or trunc:
+            if term or trunc or len(frames) >= cap:
                 break
         returns.append(total)
     with atomic_path(path) as tmp:
@@ -70,7 +76,7 @@ def record_episodes(env: gym.Env, path: str | os.PathLike, n_episodes: int = 3, 
             imageio.mimsave(tmp, frames, duration=1000.0 / fps, loop=0)
         else:
             imageio.mimsave(tmp, [_even(f) for f in frames], fps=fps, macro_block_size=1)
-    return {"path": str(path), "episodes": n_episodes, "returns": returns, "frames": len(frames)}
+    return {"path": str(path), "episodes": len(returns), "returns": returns, "frames": len(frames)}
 
 
 def _even(frame: np.ndarray) -> np.ndarray:

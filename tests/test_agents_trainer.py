@@ -114,12 +114,12 @@ def test_nan_detection_stops_with_message_and_keeps_last_good_checkpoint(tmp_pat
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     save_checkpoint(path, {"w": torch.ones(3)})
-    import agents.runs
+    import brainset_envs.core.files as files
 
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(agents.runs.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, {"w": torch.zeros(3)})
     assert torch.equal(load_checkpoint(path)["w"], torch.ones(3))  # the old checkpoint is intact

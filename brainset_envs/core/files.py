@@ -31,3 +31,11 @@ def write_json(data: Any, path: str | os.PathLike) -> None:
     """Write ``data`` as indented JSON atomically (numpy scalars become floats)."""
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(data, f, indent=2, default=float)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably (fsync before the rename): for checkpoints."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
