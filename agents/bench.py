@@ -177,7 +177,9 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
                    time_envs: tuple[str, ...] | None = None, progress=None) -> dict[str, Any]:
     """Our trainer vs SB3 PPO (its defaults, 8 envs) in one process on one CPU thread: end-to-end
     throughput (MLP policy) and wall-clock time to the learning-check target (mean over ``seeds``; a run
-    that misses the target counts its whole time, so the speedup is then a lower bound)."""
+    that misses the target counts its whole time, so the speedup is then a lower bound). ``time_envs``:
+    which of the time-to-target envs to run (default: OrientationDiscriminationEasy and PatchForaging).
+    ``progress(kind, env_id, entry)`` is called after each measurement."""
     import os
 
     from brainset_envs.benchmark import evaluate_targets, machine_info
