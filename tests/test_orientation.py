@@ -119,7 +119,7 @@ def test_status_line_shows_the_answered_trial_when_the_block_has_ended():
     env.step(info["label"])
     before = {k: np.copy(v) for k, v in state.items()}
     frame = env.render()
-    assert core.status_text(state, 0) == "trial 1/1   last: correct"  # was "trial 2/1"
+    assert core.status_text(state, 0) == "trial 1/1 done   last: correct"  # was "trial 2/1"
     assert frame.shape[2] == 3 and all(np.array_equal(before[k], state[k]) for k in before)  # draw is pure
     block = gym.make("BrainSet/OrientationDiscrimination-v0", trials_per_episode=3)
     _, info = block.reset(seed=1)
@@ -127,4 +127,5 @@ def test_status_line_shows_the_answered_trial_when_the_block_has_ended():
     for _ in range(3):
         _, _, term, _, info = block.step(1 - info["label"])
         texts.append(block.unwrapped.core.status_text(block.unwrapped.state, 0))
-    assert texts == ["trial 2/3   last: wrong", "trial 3/3   last: wrong", "trial 3/3   last: wrong"] and term
+    assert texts == ["trial 2/3   last: wrong", "trial 3/3   last: wrong",
+                     "trial 3/3 done   last: wrong"] and term

@@ -267,10 +267,12 @@ class OrientationCore(TaskCore):
     def status_text(self, state: State, i: int) -> str:
         """The frame's status line for env ``i``: the trial on screen (the one being shown, or, once the
         block has ended, the last one answered) and the feedback on the last response."""
-        corr, resp, done = int(state["correct"][i]), int(state["response"][i]), int(state["trial"][i])
+        corr, resp, answered = int(state["correct"][i]), int(state["response"][i]), int(state["trial"][i])
         words = {1: "correct", 0: "wrong", -1: "abstained"}[corr] if resp >= 0 else "respond: CW or CCW"
-        shown = min(done + 1, self.trials_per_episode)  # a finished block keeps showing its last trial
-        return f"trial {shown}/{self.trials_per_episode}   last: {words}"
+        n = self.trials_per_episode
+        if answered >= n:  # a finished block keeps showing its last trial, now answered
+            return f"trial {n}/{n} done   last: {words}"
+        return f"trial {answered + 1}/{n}   last: {words}"
 
 
 class OrientationDiscriminationEnv(TaskEnv):
