@@ -257,9 +257,17 @@ class OrientationCore(TaskCore):
             colour = {1: (40, 200, 60), 0: (220, 50, 50)}.get(corr, (200, 200, 60))
             pygame.draw.rect(surf, colour, pygame.Rect(0, 0, surf.get_width(), 256), 6)
         surf.fill((20, 20, 24), pygame.Rect(0, 256, surf.get_width(), 40))
+        surf.blit(canvas.font(20).render(self.status_text(state, i), True, (230, 230, 230)), (8, 266))
+
+    def status_text(self, state: State, i: int) -> str:
+        """The frame's status line for env ``i``: the trial on screen (the one being shown, or, once the
+        block has ended, the last one answered) and the feedback on the last response."""
+        corr, resp, answered = int(state["correct"][i]), int(state["response"][i]), int(state["trial"][i])
         words = {1: "correct", 0: "wrong", -1: "abstained"}[corr] if resp >= 0 else "respond: CW or CCW"
-        line = f"trial {int(state['trial'][i]) + 1}/{self.trials_per_episode}   last: {words}"
-        surf.blit(canvas.font(20).render(line, True, (230, 230, 230)), (8, 266))
+        n = self.trials_per_episode
+        if answered >= n:  # a finished block keeps showing its last trial, now answered
+            return f"trial {n}/{n} done   last: {words}"
+        return f"trial {answered + 1}/{n}   last: {words}"
 
 
 class OrientationDiscriminationEnv(TaskEnv):
