@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
         result = run_fig2_env(a.env, rules, a.checkpoint, a.num_envs, a.num_steps, a.batches, a.repeats,
                               a.seed, [parse_override(o) for o in a.overrides], progress=print)
-        task, assets = result["task"].split("/")[-1], None
+        task, assets = result["task"], None
     else:
         if a.overrides:
             raise SystemExit(f"config overrides {a.overrides} need --env or --checkpoint")

@@ -82,10 +82,11 @@ def short_layer_name(name: str) -> str:
     """'trunk.encoder.part.conv.stages.V1.0' -> 'V1', 'trunk.encoder.part.mlp.layers.fc1' -> 'fc1',
     the value trunk's layers get a 'value.' prefix; heads keep their names."""
     prefix = "value." if name.startswith("value_trunk.") else ""
-    name = re.sub(r"^(value_)?trunk\.encoder\.(part|parts\.[^.]+)\.", "", name)
-    name = re.sub(r"^(conv\.stages|mlp\.layers)\.", "", name)
+    name = re.sub(r"^(value_)?trunk\.encoder\.part\.", "", name)
+    name = re.sub(r"^(value_)?trunk\.encoder\.parts\.([^.]+)\.", r"\2.", name)  # Dict obs: key prefix
+    name = re.sub(r"(^|\.)(conv\.stages|mlp\.layers)\.", r"\1", name)
     name = re.sub(r"\.0$", "", name)
-    return prefix + name.replace("trunk.core", "core").replace("aux.", "")
+    return prefix + re.sub(r"^(value_)?trunk\.core", "core", name).replace("aux.", "")
 
 
 def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SETTINGS),
@@ -133,9 +134,8 @@ def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SE
     everything = next(rollout.minibatches(1, seq_len, torch.Generator().manual_seed(seed)))
     n_valid = int(rollout.valid.sum())
     out: dict[str, Any] = {
-        "task": cfg.env.id, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "model": f"{cfg.arch.name} agent ({'trained: ' + str(checkpoint) if checkpoint else 'fresh'}), "
-                 f"objective {cfg.objective.spec}",
+        "task": cfg.env.id.split("/")[-1], "env": cfg.env.id, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "model": f"{'trained' if checkpoint else 'fresh'} {cfg.arch.name} agent, {cfg.objective.spec}",
         "config": {"env": cfg.env.id, "checkpoint": str(checkpoint) if checkpoint else None,
                    "num_envs": num_envs, "num_steps": num_steps, "num_batches": len(batches),
                    "valid_transitions": n_valid, "repeats_stochastic": repeats, "seed": seed,
