@@ -2,16 +2,20 @@
 
 Protocol (one seed, :func:`run_seed`):
 
-1. **Development** (:func:`pretrain`): the hierarchical conv net learns to report the orientation of
-   noisy Gabors at every orientation (supervised regression of (cos 2theta, sin 2theta), all
-   orientations, a range of noise levels), which gives orientation-tuned units in every stage. The
-   weights are cached per seed and protocol under ``runs/fig4_pretrained/`` so reruns skip it.
+1. **Development** (:func:`pretrain`): the hierarchical conv net (stages V1, V2, V4, IT, then fc1)
+   learns coarse orientation classification of Gabors at every orientation (8 classes of 22.5 deg, the
+   trained orientation at a class centre; low noise, 0-0.15), supervised, which gives orientation-tuned
+   units in every stage but no training at the task's fine offsets or noise. The weights are cached per
+   seed and protocol under ``runs/fig4_pretrained/`` so reruns skip it.
 2. **Task instruction** (:func:`fit_readout`): with the body frozen, a logistic readout of the top
-   features learns the clockwise / counter-clockwise report at the trained orientation and offset. This
-   is the best a readout alone can do with the developed body: the threshold measured here is "before".
-3. **Perceptual learning**: the whole agent trains on ``OrientationDiscrimination`` (one trial per
-   episode, reward 1 for a correct report) through the normal trainer, with the chosen objective and
-   learning rule, starting from those weights.
+   features learns the clockwise / counter-clockwise report at the trained orientation and offset (the
+   policy head; the value head starts at the expected reward). This is what a readout alone can do with
+   the developed body: the threshold measured here is "before", so a threshold drop after step 3 is
+   learning in the body, not only in the readout.
+3. **Perceptual learning**: the whole agent trains on ``OrientationDiscrimination`` (32 x 32 Gabors,
+   noise 0.25, offset 2 deg, one trial per episode, reward 1 for a correct report) through the normal
+   trainer (PPO by default, ``algo='reinforce'`` for REINFORCE), with the chosen objective and learning
+   rule, starting from those weights. The ideal observer's threshold for this stimulus is 1.04 deg.
 4. **Measurement** (before and after, same stimuli): the behavioural 75% threshold (psychometric curve
    over offsets from the env's own stimulus generator, greedy reports, 2AFC Weibull fit); each stage's
    tuning (:func:`agents.probes.tuning.measure_tuning`), the after/before ratios of normalised slope at
@@ -62,16 +66,17 @@ class Fig4Protocol:
     kernels: tuple = (5, 3, 3, 3)
     strides: tuple = (2, 2, 2, 1)
     conv_fc: tuple = (64,)
-    # 1. development: supervised orientation regression at all orientations
+    # 1. development: supervised coarse orientation classification at all orientations
     pretrain_steps: int = 1000
     pretrain_batch: int = 128
     pretrain_lr: float = 2e-3
     pretrain_noise: tuple = (0.0, 0.15)
     pretrain_classes: int = 8
+    pretrain_rule: str = "same"  # 'same': develop with the perceptual-learning rule; or a rule name
     # 2. readout at the trained orientation (logistic regression, body frozen)
     readout_trials: int = 8192
     readout_l2: float = 1e-3
-    # 3. perceptual learning through the trainer
+    # 3. perceptual learning through the trainer (algo: ppo | reinforce; use update_epochs=1 with reinforce)
     train_steps: int = 80_000
     num_envs: int = 64
     num_steps: int = 8
@@ -112,12 +117,13 @@ class Fig4Protocol:
         return {"size": self.size, "sf": self.sf, "contrast": self.contrast, "noise_std": self.noise_std,
                 "ref_deg": self.ref_deg, "offset_deg": self.offset_deg if offset is None else offset}
 
-    def pretrain_key(self) -> str:
+    def pretrain_key(self, rule: str = "backprop", rule_kwargs: dict | None = None) -> str:
         """Hash of everything the pre-trained weights depend on (cache file name)."""
         keys = ("size", "sf", "contrast", "stages", "channels", "kernels", "strides", "conv_fc",
                 "pretrain_steps", "pretrain_batch", "pretrain_lr", "pretrain_noise", "pretrain_classes")
         d = self.to_dict()
-        return hashlib.sha1(json.dumps({k: d[k] for k in keys}, sort_keys=True).encode()).hexdigest()[:10]
+        d = {k: d[k] for k in keys} | {"rule": rule, "rule_kwargs": rule_kwargs or {}}
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
 # --- the agent and its stimuli ----------------------------------------------------------------------
@@ -178,15 +184,38 @@ def discrimination_trials(p: Fig4Protocol, offset: float, n: int, seed: int) -> 
 # --- 1. development ----------------------------------------------------------------------------------
 
 
-def pretrain(p: Fig4Protocol, seed: int, progress: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
+class _Classifier(torch.nn.Module):
+    """The agent's encoder and a classification head (the development task's network). The agent comes
+    first, so a rule prepared on this module draws the same feedback for the agent's layers as when the
+    trainer prepares the agent alone (feedback alignment's random matrices follow the module order)."""
+
+    def __init__(self, agent: Agent, classes: int):
+        super().__init__()
+        self.agent, self.head = agent, torch.nn.Linear(agent.trunk.out_dim, classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.agent.encode(images))
+
+
+def pretrain_rule(p: Fig4Protocol, rule: str, rule_kwargs: dict | None) -> tuple[str, dict]:
+    """(rule name, options) of the development phase: ``p.pretrain_rule``, or the perceptual-learning
+    rule when it is 'same'."""
+    return (rule, dict(rule_kwargs or {})) if p.pretrain_rule == "same" else (p.pretrain_rule, {})
+
+
+def pretrain(p: Fig4Protocol, seed: int, rule: str = "backprop", rule_kwargs: dict | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
     """Coarse orientation classification of noisy Gabors at all orientations (``p.pretrain_classes``
     classes centred on multiples of 180 / classes deg, so the trained orientation 0 sits at a class
-    centre, where this task asks for no fine discrimination); returns the agent's state dict (policy
-    and value heads untouched)."""
+    centre, where this task asks for no fine discrimination), learned with ``rule``; returns the agent's
+    state dict (policy and value heads untouched)."""
+    from agents.rules import get_rule
+
     agent = new_agent(p, seed)
     k = p.pretrain_classes
-    head = torch.nn.Linear(agent.trunk.out_dim, k)
-    params = list(agent.trunk.parameters()) + list(head.parameters())
+    learning_rule = get_rule(rule, **(rule_kwargs or {}))
+    model = learning_rule.prepare(_Classifier(agent, k))
+    params = list(model.agent.trunk.parameters()) + list(model.head.parameters())
     opt = torch.optim.Adam(params, lr=p.pretrain_lr)
     rng = np.random.default_rng(seed + 7919)
     cache = _BasisCache(p.size, p.sf)
@@ -194,29 +223,35 @@ def pretrain(p: Fig4Protocol, seed: int, progress: Callable[[str], None] | None 
     width = 180.0 / k
     for step in range(p.pretrain_steps):
         theta = rng.uniform(-width / 2, 180.0 - width / 2, p.pretrain_batch).round(0)  # 1-deg grid
-        label = np.clip(np.floor((theta + width / 2) / width), 0, k - 1).astype(np.int64)
+        label = torch.as_tensor(np.clip(np.floor((theta + width / 2) / width), 0, k - 1).astype(np.int64))
         phase = rng.uniform(0.0, 2 * np.pi, p.pretrain_batch)
         noise = float(rng.uniform(lo, hi))
-        img = render_gabors(cache, theta, phase, p.contrast, noise, rng).reshape(-1, p.size, p.size, 1)
-        loss = torch.nn.functional.cross_entropy(head(agent.encode(torch.as_tensor(img))), torch.as_tensor(label))
+        img = torch.as_tensor(render_gabors(cache, theta, phase, p.contrast, noise, rng)
+                              .reshape(-1, p.size, p.size, 1))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        metrics = learning_rule.compute_grads(
+            model, lambda img=img, label=label: torch.nn.functional.cross_entropy(model(img), label))
         opt.step()
         if progress is not None and (step + 1) % 500 == 0:
-            progress(f"  pretrain step {step + 1}/{p.pretrain_steps}: loss {float(loss.detach()):.4f}")
+            loss = metrics.get("loss", float("nan"))
+            progress(f"  pretrain ({rule}) step {step + 1}/{p.pretrain_steps}: loss {loss:.4f}")
     return {k: v.detach().clone() for k, v in agent.state_dict().items()}
 
 
-def pretrained_weights(p: Fig4Protocol, seed: int, cache_dir: str | Path | None,
-                       progress: Callable[[str], None] | None = None) -> tuple[dict[str, torch.Tensor], bool]:
-    """(pre-trained state dict, loaded from cache?). Cached atomically in ``cache_dir`` when given."""
-    path = Path(cache_dir) / f"pretrained_{p.pretrain_key()}_seed{seed}.pt" if cache_dir else None
+def pretrained_weights(p: Fig4Protocol, seed: int, cache_dir: str | Path | None, rule: str = "backprop",
+                       rule_kwargs: dict | None = None, progress: Callable[[str], None] | None = None
+                       ) -> tuple[dict[str, torch.Tensor], bool]:
+    """(pre-trained state dict, loaded from cache?) for the development ``rule``. Cached atomically in
+    ``cache_dir`` when given, under a key of the protocol's development fields, the rule and the seed."""
+    key = p.pretrain_key(rule, rule_kwargs)
+    path = Path(cache_dir) / f"pretrained_{key}_seed{seed}.pt" if cache_dir else None
     if path is not None and path.exists():
         return load_checkpoint(path)["model"], True
-    sd = pretrain(p, seed, progress)
+    sd = pretrain(p, seed, rule, rule_kwargs, progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, {"model": sd, "protocol": p.to_dict(), "seed": seed})
+        save_checkpoint(path, {"model": sd, "protocol": p.to_dict(), "seed": seed, "rule": rule,
+                               "rule_kwargs": rule_kwargs or {}})
     return sd, False
 
 
@@ -272,8 +307,10 @@ def psychometric(agent: Agent, p: Fig4Protocol, seed: int) -> dict[str, Any]:
     offsets = np.asarray(p.threshold_offsets, float)
     k = np.round(np.asarray(acc) * n)
     fit = fit_weibull(offsets, k, np.full(len(k), float(n)), fit_lapse=True)
+    # a 75% point beyond the largest offset tested is an extrapolation: reported as not reached (None)
+    reached = fit.threshold <= offsets.max()
     return {"offsets": offsets.tolist(), "accuracy": acc, "n_trials": n, "fit": fit.to_dict(),
-            "threshold": fit.threshold}
+            "threshold": fit.threshold if reached else None, "threshold_reached": bool(reached)}
 
 
 def measure(agent: Agent, p: Fig4Protocol, seed: int) -> dict[str, Any]:
@@ -328,6 +365,11 @@ def stage_weights(agent: Agent, stages: tuple) -> dict[str, list[str]]:
     if missing:
         raise KeyError(f"stages {missing} have no single weight tensor in the encoder ({names})")
     return out
+
+
+def _deg(psy: dict[str, Any]) -> str:
+    t = psy["threshold"]
+    return f"{t:.3f} deg" if t is not None else f"> {max(psy['offsets']):g} deg (not reached)"
 
 
 def _numpy_sd(sd: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -393,15 +435,16 @@ def run_seed(p: Fig4Protocol, seed: int, rule: str = "backprop", objective: str 
 
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
-    sd, cached = pretrained_weights(p, seed, cache_dir, progress)
+    dev_rule, dev_kwargs = pretrain_rule(p, rule, rule_kwargs)
+    sd, cached = pretrained_weights(p, seed, cache_dir, dev_rule, dev_kwargs, progress)
     t_pre = time.perf_counter() - t0
     agent = new_agent(p, seed)
     agent.load_state_dict(sd)
     readout = fit_readout(agent, p, seed + 101)
     init = {k: v.detach().clone() for k, v in agent.state_dict().items()}
     before = measure(agent, p, seed)
-    say(f"  seed {seed}: pre-trained ({'cache' if cached else f'{t_pre:.0f} s'}), readout accuracy "
-        f"{readout['train_accuracy']:.3f}, threshold before {before['psychometric']['threshold']:.3f} deg")
+    say(f"  seed {seed}: pre-trained with {dev_rule} ({'cache' if cached else f'{t_pre:.0f} s'}), readout "
+        f"accuracy {readout['train_accuracy']:.3f}, threshold before {_deg(before['psychometric'])}")
     t1 = time.perf_counter()
     cfg = train_config(p, seed, rule, objective, Path(out_dir).parent, device, num_threads, rule_kwargs)
     res = train(cfg, run_dir=Path(out_dir) / f"seed{seed}", init_weights=init,
@@ -412,14 +455,15 @@ def run_seed(p: Fig4Protocol, seed: int, rule: str = "backprop", objective: str 
     weights = relative_weight_change(_numpy_sd(trained.state_dict()), _numpy_sd(init),
                                      stage_weights(trained, p.weight_stages))
     say(f"  seed {seed}: trained {res.global_step} steps in {time.perf_counter() - t1:.0f} s, threshold "
-        f"after {after['psychometric']['threshold']:.3f} deg; slope ratio "
+        f"after {_deg(after['psychometric'])}; slope ratio "
         + " ".join(f"{s} {change[s]['slope_ratio']:.2f}" for s in change))
     curves = Path(out_dir) / f"seed{seed}" / "tuning_curves.npz"
     with atomic_path(curves) as tmp:  # mean curves per stage, (orientations, units), for one's own plots
         np.savez_compressed(tmp, orientations=before["curves"][next(iter(change))].orientations,
                             **{f"before/{k}": v.mean for k, v in before["curves"].items()},
                             **{f"after/{k}": v.mean for k, v in after["curves"].items()})
-    return {"seed": seed, "pretrain_cached": cached, "readout": readout,
+    return {"seed": seed, "pretrain": {"rule": dev_rule, "rule_kwargs": dev_kwargs, "cached": cached},
+            "readout": readout,
             "before": before["psychometric"], "after": after["psychometric"],
             "tuning_change": change, "weight_change": weights, "tuning_curves": str(curves),
             "train": {"run_dir": str(res.run_dir), "env_steps": res.global_step, "updates": res.updates,

@@ -19,12 +19,15 @@ from agents.fig4 import Fig4Protocol, run_seed
 from brainset_envs.analysis.psychophysics import weibull_2afc
 from brainset_envs.core.files import atomic_path, write_json
 
-METRICS = ("slope_ratio", "amplitude_ratio", "fisher_ratio")
+METRICS = ("slope_ratio", "abs_slope_ratio", "amplitude_ratio", "fisher_ratio")
 DEFINITIONS = {
     "threshold": "75%-correct offset (deg) of a 2AFC Weibull (with lapse) fitted to greedy reports at "
-                 "threshold_offsets, threshold_trials trials each, stimuli from the env's core",
+                 "threshold_offsets, threshold_trials trials each, stimuli from the env's core; null when "
+                 "the fit's 75% point lies beyond the largest offset tested",
     "slope_ratio": "after/before ratio of the median normalised slope |f'(theta0)| / max f at the trained "
                    "orientation, over each stage's responsive centre units (one per channel)",
+    "abs_slope_ratio": "after/before ratio of the median |f'(theta0)| (not normalised by the peak: tells a "
+                       "steeper curve from a raised baseline)",
     "amplitude_ratio": "after/before ratio of the median tuning amplitude (max f - min f)",
     "fisher_ratio": "after/before ratio of the linear Fisher information f'^T Sigma^-1 f' of the stage's "
                     "responsive centre units at the trained orientation (bias-corrected, ridge 1e-3)",
@@ -65,7 +68,7 @@ def summarise(per_seed: list[dict[str, Any]], hierarchy: list[str]) -> dict[str,
     stages = list(per_seed[0]["tuning_change"])
     out: dict[str, Any] = {"n_seeds": len(per_seed), "hierarchy": hierarchy, "stages": {}}
     for s in stages:
-        d = {m: _stats([r["tuning_change"][s][m] for r in per_seed]) for m in METRICS}
+        d = {m: _stats([r["tuning_change"][s].get(m, float("nan")) for r in per_seed]) for m in METRICS}
         d["weight_change"] = _stats([r["weight_change"].get(s, float("nan")) for r in per_seed])
         bins = per_seed[0]["tuning_change"][s]["slope_ratio_by_preference"]["bins_deg"]
         binned = np.array([r["tuning_change"][s]["slope_ratio_by_preference"]["ratio"] for r in per_seed], float)
@@ -77,7 +80,10 @@ def summarise(per_seed: list[dict[str, Any]], hierarchy: list[str]) -> dict[str,
     before = [r["before"]["threshold"] for r in per_seed]
     after = [r["after"]["threshold"] for r in per_seed]
     out["threshold_before"], out["threshold_after"] = _stats(before), _stats(after)
-    out["threshold_drop"] = _stats([1 - a / b for a, b in zip(after, before, strict=True)])
+    out["threshold_drop"] = _stats([1 - a / b if a is not None and b is not None else None
+                                    for a, b in zip(after, before, strict=True)])
+    out["threshold_not_reached"] = {"before": sum(b is None for b in before),
+                                    "after": sum(a is None for a in after)}
 
     def order(r: dict, metric: str) -> list[float]:
         src = r["weight_change"] if metric == "weight_change" else {k: v[metric] for k, v in r["tuning_change"].items()}
@@ -103,11 +109,13 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
 
 
 def _fmt(st: dict[str, Any], spec: str = ".2f") -> str:
+    """mean +/- sd [min, max], with (n=k) when only k of the seeds have a value."""
     if st["mean"] is None:
         return "n/a"
+    n = "" if st["n"] == len(st["values"]) else f" (n={st['n']})"
     if st["n"] == 1:
-        return format(st["mean"], spec)
-    return f"{st['mean']:{spec}} +/- {st['std']:{spec}} [{st['min']:{spec}}, {st['max']:{spec}}]"
+        return format(st["mean"], spec) + n
+    return f"{st['mean']:{spec}} +/- {st['std']:{spec}} [{st['min']:{spec}}, {st['max']:{spec}}]{n}"
 
 
 def summary_table(result: dict[str, Any]) -> str:
@@ -115,9 +123,14 @@ def summary_table(result: dict[str, Any]) -> str:
     s = result["summary"]
     lines = [f"Fig. 4 ({result['rule']}, objective {result['objective']}, {s['n_seeds']} seed(s)): "
              f"threshold {_fmt(s['threshold_before'], '.3f')} -> {_fmt(s['threshold_after'], '.3f')} deg, "
-             f"drop {_fmt(s['threshold_drop'], '.1%')}",
-             f"{'stage':6s} {'slope ratio':>30s} {'amplitude ratio':>30s} {'Fisher ratio':>30s} "
-             f"{'rel. weight change':>30s}"]
+             f"drop {_fmt(s['threshold_drop'], '.1%')}"
+             + ("" if not any(s["threshold_not_reached"].values()) else
+                f"; 75% not reached within the offsets tested: {s['threshold_not_reached']['before']} seed(s) "
+                f"before, {s['threshold_not_reached']['after']} after"),
+             "after/before ratios per stage, mean +/- sd [min, max] over seeds",
+             f"{'stage':6s} " + " ".join(f"{h:>30s}" for h in ("normalised slope", "slope (not normalised)",
+                                                              "amplitude", "Fisher information",
+                                                              "rel. weight change"))]
     for stage, d in s["stages"].items():
         lines.append(f"{stage:6s} " + " ".join(f"{_fmt(d[m]):>30s}" for m in (*METRICS, "weight_change")))
     o = s["ordering"]
@@ -151,9 +164,13 @@ def plot_fig4(result: dict[str, Any]):
             ax.plot(offs, r[key]["accuracy"], "o", color=colour, ms=3, alpha=0.5)
             f = r[key]["fit"]
             ax.plot(xs, weibull_2afc(xs, f["alpha"], f["beta"], f["lapse"]), color=colour, alpha=0.6, lw=1)
-        st = summ[f"threshold_{key}"]
-        ax.axvline(st["mean"], color=colour, ls="--", lw=1,
-                   label=f"{key}: {st['mean']:.2f}" + (f" +/- {st['std']:.2f}" if st["n"] > 1 else "") + " deg")
+        st, missing = summ[f"threshold_{key}"], summ["threshold_not_reached"][key]
+        note = f" ({missing} not reached)" if missing else ""
+        if st["mean"] is not None:
+            ax.axvline(st["mean"], color=colour, ls="--", lw=1, label=f"{key}: {st['mean']:.2f}"
+                       + (f" +/- {st['std']:.2f}" if st["n"] > 1 else "") + " deg" + note)
+        else:
+            ax.plot([], [], color=colour, label=f"{key}: not reached")
     ax.axhline(0.75, color="k", lw=0.5)
     ax.set_xscale("log")
     ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16) if offs.min() <= t <= offs.max()]

@@ -60,6 +60,26 @@ def test_pretrained_weights_are_cached_per_seed_and_protocol(tmp_path):
     assert Fig4Protocol(lr=1.0).pretrain_key() == Fig4Protocol().pretrain_key()  # fine-tuning only
 
 
+def test_development_with_feedback_alignment_uses_the_trainers_feedback_matrices():
+    """Developing with the perceptual-learning rule only makes sense if both phases share the feedback
+    pathway: the random matrices drawn for the agent's layers must be the same in both."""
+    from agents.fig4 import _Classifier, train_config
+    from agents.rules import get_rule
+    from agents.runs import build_components
+    from brainset_envs.tasks.orientation import OrientationCore
+
+    p = Fig4Protocol()
+    dev = get_rule("feedback_alignment", seed=3).prepare(_Classifier(new_agent(p, 0), p.pretrain_classes))
+    cfg = train_config(p, 0, "feedback_alignment", "reward", "", rule_kwargs={"seed": 3})
+    core = OrientationCore(**p.env_kwargs())
+    agent, _, _ = build_components(cfg, core.observation_space, core.action_space)
+    for name in ("trunk.encoder.part.conv.stages.V1.0", "trunk.encoder.part.mlp.layers.fc1"):
+        a, b = dev.agent.get_submodule(name), agent.get_submodule(name)
+        assert torch.equal(a.weight_feedback, b.weight_feedback)
+    a, _ = pretrained_weights(Fig4Protocol(pretrain_steps=2, pretrain_batch=8), 0, None, "feedback_alignment")
+    assert set(a) == set(agent.state_dict())  # the feedback matrices are not part of the weights
+
+
 def test_stage_activation_window_and_stage_weights():
     p = Fig4Protocol()
     agent = new_agent(p, 0)
