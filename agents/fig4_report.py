@@ -41,7 +41,13 @@ def run_fig4(p: Fig4Protocol, seeds: Sequence[int], rule: str = "backprop", obje
              out_dir: str | Path = "runs/fig4", cache_dir: str | Path | None = "runs/fig4_pretrained",
              device: str = "cpu", num_threads: int = 1, rule_kwargs: dict | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every seed through :func:`agents.fig4.run_seed`, then :func:`summarise`; a JSON-ready dict."""
+    """Every seed through :func:`agents.fig4.run_seed`, then :func:`summarise`; a JSON-ready dict.
+    An unknown rule or objective fails here, before any training."""
+    from agents.objectives import get_objective
+    from agents.rules import get_rule
+
+    get_objective(objective)
+    get_rule(rule, **(rule_kwargs or {}))
     t0 = time.perf_counter()
     per_seed = []
     for seed in seeds:
