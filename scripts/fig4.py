@@ -19,9 +19,29 @@ import sys
 from pathlib import Path
 
 
+def _coerce(key: str, raw: str, default):
+    """A --set value as the type of the field's default (YAML reads 5e-4 as a string)."""
+    import yaml
+
+    value = yaml.safe_load(raw)
+    try:
+        if value is None or isinstance(default, str):
+            return value if value is None else str(value)
+        if isinstance(default, tuple):
+            return tuple(value) if isinstance(value, list) else (value,)
+        if isinstance(default, bool):
+            return bool(value)
+        if isinstance(default, int):
+            return int(float(value))
+        return float(value)
+    except (TypeError, ValueError):
+        raise SystemExit(f"--set {key}={raw}: not a valid value (the default is {default!r})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (first-seed, first-seed + 1, ...)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="number of seeds (first-seed, first-seed + 1, ...); default 3, with --quick 1")
     p.add_argument("--first-seed", type=int, default=0, help="the first seed")
     p.add_argument("--rule", default="backprop", help="learning rule of the perceptual-learning phase")
     p.add_argument("--rule-kwargs", default="{}", help="options of the rule, as YAML, e.g. '{seed: 1}'")
@@ -53,12 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         fields = sorted(Fig4Protocol.__dataclass_fields__)
         if key not in fields:
             raise SystemExit(f"--set {key}: unknown protocol field; fields: {fields}")
-        value = yaml.safe_load(raw)
-        changes[key] = tuple(value) if isinstance(value, list) else value
+        changes[key] = _coerce(key, raw, Fig4Protocol.__dataclass_fields__[key].default)
     if a.train_steps is not None:
         changes["train_steps"] = a.train_steps
     proto = Fig4Protocol.quick(**changes) if a.quick else Fig4Protocol(**changes)
-    n_seeds = 1 if a.quick and "--seeds" not in (argv if argv is not None else sys.argv[1:]) else a.seeds
+    n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 3)
+    if n_seeds < 1:
+        raise SystemExit(f"--seeds {n_seeds}: give at least 1")
     seeds = list(range(a.first_seed, a.first_seed + n_seeds))
     out_dir = Path(a.runs_dir) / run_dir_name(a.rule, a.objective, a.quick)
     cache = a.cache_dir or str(Path(a.runs_dir) / "fig4_pretrained")
