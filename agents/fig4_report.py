@@ -100,12 +100,17 @@ def summarise(per_seed: list[dict[str, Any]], hierarchy: list[str]) -> dict[str,
     out["ordering"] = {
         "slope_ratio_increasing": sum(all(b > a for a, b in zip(v[:-1], v[1:], strict=True)) for v in slopes),
         "slope_ratio_top_gt_bottom": sum(v[-1] > v[0] for v in slopes),
-        "slope_ratio_argmax": [hierarchy[int(np.nanargmax(v))] for v in slopes],
-        "weight_change_argmax": [hierarchy[int(np.nanargmax(v))] for v in weights],
+        "slope_ratio_argmax": [_argmax(hierarchy, v) for v in slopes],
+        "weight_change_argmax": [_argmax(hierarchy, v) for v in weights],
         "weight_change_increasing": sum(all(b > a for a, b in zip(v[:-1], v[1:], strict=True)) for v in weights),
         "n_seeds": len(per_seed),
     }
     return out
+
+
+def _argmax(names: list[str], values: list[float]) -> str:
+    v = np.asarray(values, float)
+    return names[int(np.nanargmax(v))] if np.isfinite(v).any() else "n/a"
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
