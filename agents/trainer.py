@@ -184,10 +184,12 @@ def _set_rng_state(s: dict, device: torch.device) -> None:
 
 
 def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | None = None,
-          callback=None, command: str | None = None) -> TrainResult:
+          callback=None, command: str | None = None, init_weights: dict | None = None) -> TrainResult:
     """Train an agent as ``cfg`` says. Outputs go to ``run_dir`` (a new folder under ``cfg.run.runs_dir``
     when None; nothing is written when ``runs_dir`` is empty). ``resume``: a run folder to continue from
-    its last checkpoint. ``callback(info)`` runs after every update; returning False stops training."""
+    its last checkpoint. ``callback(info)`` runs after every update; returning False stops training.
+    ``init_weights``: a state dict (e.g. pre-trained weights) loaded into the fresh agent before training;
+    every key must name a parameter or buffer of the agent, missing keys keep their initial values."""
     t, r = cfg.train, cfg.run
     device = resolve_device(r.device)
     set_threads(r.num_threads)
@@ -197,6 +199,10 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
     envs = make_vec_env(cfg.env.id, cfg.env.num_envs, cfg.env.kwargs, cfg.env.vectorization)
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     agent, objective, rule = build_components(cfg, obs_space, act_space)
+    if init_weights is not None and resume is None:
+        unexpected = agent.load_state_dict(init_weights, strict=False).unexpected_keys
+        if unexpected:
+            raise KeyError(f"init_weights has keys the agent does not: {unexpected[:5]}")
     agent.to(device)
     params = [p for p in agent.parameters() if p.requires_grad]
     if t.optimizer == "adam":
