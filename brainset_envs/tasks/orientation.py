@@ -73,6 +73,9 @@ class _BasisCache:
         return out, inv.reshape(-1)
 
 
+_CHUNK_PIXELS = 128 * 64 * 64  # images rendered per pass: ~2 MB of float32 work arrays
+
+
 def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray, contrast: float,
                   noise_std: float, rng: np.random.Generator) -> np.ndarray:
     """A batch of noisy Gabors as uint8, shape (n, size*size): one noise draw per pixel (Box-Muller on the
@@ -83,6 +86,13 @@ def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray
     other processes) competes for the cores.
     """
     n = len(orientation)
+    chunk = max(1, _CHUNK_PIXELS // (cache.size * cache.size))
+    if n > chunk:  # work in cache-sized chunks: large batches are memory-bound otherwise
+        images = np.empty((n, cache.size * cache.size), dtype=np.uint8)
+        for i in range(0, n, chunk):
+            images[i : i + chunk] = render_gabors(cache, orientation[i : i + chunk], phase[i : i + chunk],
+                                                  contrast, noise_std, rng)
+        return images
     scale = np.float32(127.5 * contrast)
     out = standard_normal_f32(rng, (n, cache.size * cache.size), 127.5 * noise_std)
     out += np.float32(128.0)
