@@ -11,6 +11,7 @@ scores, wall time and steps/s in JSON, so regressions show.
 | ``orientation_easy`` | OrientationDiscriminationEasy-v0 | accuracy, 1000 trials | >= 0.9 (untrained ~0.5) |
 | ``patch_foraging`` | PatchForaging-v0 | reward rate / rho* (MVT optimum), 128 blocks | >= 0.8 |
 | ``water_maze`` | WaterMaze-v0 | mean escape latency (timeout = 120 steps), 200 trials | <= 0.5 x untrained |
+| ``empowerment_goal`` | EmpowermentFourRooms-v0, goal (9, 9), random starts | goal reached, 100 episodes | >= 0.8 |
 | ``cartpole`` | CartPole-v1 | mean return, 20 episodes | >= 195 (random ~22) |
 """
 
@@ -131,6 +132,16 @@ def _escape_latency(agent, cfg: Config) -> dict[str, float]:
             "ideal_latency": float(np.mean(ideal))}
 
 
+def _goal_rate(agent, cfg: Config) -> dict[str, float]:
+    """Fraction of 100 fresh episodes (random starts) that reach the goal, and their mean length."""
+    envs = make_vec_env(cfg.env.id, 20, cfg.env.kwargs)
+    try:
+        ev = evaluate(agent, envs, 100, 4242, CPU)
+    finally:
+        envs.close()
+    return {"score": ev["eval/return"] / cfg.env.kwargs.get("goal_reward", 1.0), "episode_length": ev["eval/length"]}
+
+
 # --- the checks ---------------------------------------------------------------------------------------------
 
 CHECKS: dict[str, LearningCheck] = {c.name: c for c in (
@@ -143,6 +154,9 @@ CHECKS: dict[str, LearningCheck] = {c.name: c for c in (
     LearningCheck("water_maze", "BrainSet/WaterMaze-v0",
                   ("train.total_steps=60000", "run.eval_every=0", "run.eval_episodes=8"), _escape_latency,
                   "escape_latency", 0.5, higher_is_better=False, relative_to_untrained=True),
+    LearningCheck("empowerment_goal", "BrainSet/EmpowermentFourRooms-v0",
+                  ("train.total_steps=100000", "run.eval_every=0", "run.eval_episodes=8",
+                   'env.kwargs={"goal": [9, 9], "start": "random"}'), _goal_rate, "goal_rate", 0.8),
     LearningCheck("cartpole", "CartPole-v1",
                   ("train.total_steps=150000", "run.eval_every=10000", "run.eval_episodes=20",
                    "run.target_return=450"), _mean_return, "return", 195.0),

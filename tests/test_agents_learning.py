@@ -61,3 +61,9 @@ def test_cartpole_vector_observations_learn_with_default_settings():
     res = _run("cartpole")
     assert res["untrained"] < 100
     assert res["reached"] >= 195.0 and res["ok"]  # the classic 'solved' level; a random policy scores ~22
+
+
+def test_empowerment_grid_with_a_goal_is_reached_in_most_episodes():
+    res = _run("empowerment_goal")
+    assert res["untrained"] < 0.8
+    assert res["reached"] >= 0.8 and res["ok"]  # 100 fresh episodes from random start cells
