@@ -6,7 +6,6 @@ changes with their spread, draw the figure and write the JSON (atomically).
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ import numpy as np
 
 from agents.fig4 import Fig4Protocol, run_seed
 from brainset_envs.analysis.psychophysics import weibull_2afc
-from brainset_envs.core.files import atomic_path, write_json
+from brainset_envs.core.files import save_result_and_figure
 
 METRICS = ("slope_ratio", "abs_slope_ratio", "amplitude_ratio", "fisher_ratio")
 DEFINITIONS = {
@@ -232,19 +231,7 @@ def plot_fig4(result: dict[str, Any]):
 
 def save_fig4(result: dict[str, Any], out_dir: str | Path, assets_png: str | Path | None = None) -> list[Path]:
     """Write ``fig4.json`` and ``fig4.png`` into ``out_dir`` (and the PNG to ``assets_png``), atomically."""
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    write_json(result, out_dir / "fig4.json")
-    fig = plot_fig4(result)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    paths = [out_dir / "fig4.json", out_dir / "fig4.png"] + ([Path(assets_png)] if assets_png else [])
-    for path in paths[1:]:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            f.write(buf.getvalue())
-    return paths
+    return save_result_and_figure(result, plot_fig4(result), out_dir, "fig4", assets_png)
 
 
 def run_dir_name(rule: str, objective: str, quick: bool) -> str:

@@ -8,7 +8,6 @@ the PNG atomically. ``scripts/fig2.py`` is the command-line front end.
 
 from __future__ import annotations
 
-import io
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from torch import nn
 
 from agents.probes.gradients import bias_variance
 from agents.rules import RULES, get_rule
-from brainset_envs.core.files import atomic_path, write_json
+from brainset_envs.core.files import save_result_and_figure
 
 # Per rule: options of the rule and the SGD learning rate used to train it. Perturbation rules use one
 # noise draw per update (single-sample estimates, as in the figure) and a step small enough not to
@@ -209,21 +208,7 @@ def plot_fig2(result: dict[str, Any]):
 
 def save_fig2(result: dict[str, Any], run_dir: str | Path, assets_png: str | Path | None = None) -> list[Path]:
     """Write ``fig2.json`` and ``fig2.png`` into ``run_dir`` (and the PNG to ``assets_png``), atomically."""
-    import matplotlib.pyplot as plt
-
-    run_dir = Path(run_dir)
-    write_json(result, run_dir / "fig2.json")
-    fig = plot_fig2(result)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    paths = [run_dir / "fig2.json", run_dir / "fig2.png"]
-    if assets_png is not None:
-        paths.append(Path(assets_png))
-    for p in paths[1:]:
-        with atomic_path(p) as tmp, open(tmp, "wb") as f:
-            f.write(buf.getvalue())
-    return paths
+    return save_result_and_figure(result, plot_fig2(result), run_dir, "fig2", assets_png)
 
 
 def run_dir_name(task: str, seed: int) -> str:
