@@ -83,6 +83,56 @@ def test_feedback_layers_equal_backprop_when_feedback_is_the_forward_weights(kin
         torch.testing.assert_close(a, b)
 
 
+SEQUENCES = {"GRU": (nn.GRU, nn.GRUCell, {}), "LSTM": (nn.LSTM, nn.LSTMCell, {}),
+             "RNN_TANH": (nn.RNN, nn.RNNCell, {}), "RNN_RELU": (nn.RNN, nn.RNNCell, {"nonlinearity": "relu"})}
+
+
+@pytest.mark.parametrize("rule", ["feedback_alignment", "sign_symmetry"])
+@pytest.mark.parametrize("mode", list(SEQUENCES))
+def test_full_sequence_layer_matches_its_cell_unrolled_step_by_step(rule, mode):
+    """The fused sequence node (input part batched, hand-written backward through time) gives the same
+    outputs and the same rule gradients (random or sign feedback, hx with a gradient) as the replaced cell
+    run step by step through autograd."""
+    seq_cls, cell_cls, kw = SEQUENCES[mode]
+    torch.manual_seed(0)
+    seq = get_rule(rule, seed=3).prepare(seq_cls(5, 6, **kw).double())
+    cell = get_rule(rule).prepare(cell_cls(5, 6, **kw).double())
+    with torch.no_grad():
+        for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, k).copy_(getattr(seq, k + "_l0"))
+    if rule == "feedback_alignment":
+        for k in ("weight_ih", "weight_hh"):
+            cell._buffers[k + "_feedback"] = seq._buffers[k + "_l0_feedback"].clone()
+            assert not torch.allclose(cell._buffers[k + "_feedback"], getattr(cell, k))
+    x = torch.randn(7, 3, 5, dtype=torch.float64, requires_grad=True)
+    lstm = mode == "LSTM"
+    hx = tuple(torch.randn(1, 3, 6, dtype=torch.float64, requires_grad=True) for _ in range(2 if lstm else 1))
+    out, h_n = seq(x, hx if lstm else hx[0])
+    state, ys = (hx[0][0], hx[1][0]) if lstm else hx[0][0], []
+    for t in range(7):
+        state = cell(x[t], state)
+        ys.append(state[0] if lstm else state)
+    ref_out = torch.stack(ys)
+    torch.testing.assert_close(out, ref_out)
+    w = torch.randn(7, 3, 6, dtype=torch.float64)  # a loss that weights every step and the final state
+    grads = []
+    for o, final, params in ((out, h_n, list(seq.parameters())), (ref_out, state, list(cell.parameters()))):
+        last = [final] if not lstm else list(final)
+        loss = (w * o).sum() + sum((f ** 2).sum() for f in last)
+        grads.append(torch.autograd.grad(loss, [x, *hx, *params]))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a.reshape(b.shape), b)
+
+
+def test_replaced_gru_forward_equals_torch_gru_in_float32():
+    torch.manual_seed(0)
+    ref = nn.GRU(8, 16, num_layers=2, batch_first=True)
+    fa = get_rule("feedback_alignment").prepare(copy.deepcopy(ref))
+    x, h0 = torch.randn(4, 12, 8), torch.randn(2, 4, 16)
+    for a, b in zip(ref(x, h0), fa(x, h0), strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_random_feedback_changes_lower_layers_only_and_exact_backward_restores_backprop():
     torch.manual_seed(0)
     ref = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))

@@ -17,6 +17,8 @@ from torch import nn
 from torch.autograd import Function
 from torch.nn.utils.rnn import PackedSequence
 
+from agents.rules._feedback_recurrence import recurrence
+
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
@@ -183,11 +185,11 @@ class FeedbackConv3d(_FeedbackConvMixin, nn.Conv3d):
 # --- recurrent layers: the cell equations written out, every matrix product through the feedback map --
 
 
-def cell_step(mode: str, lin: Any, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None,
-              gi: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def cell_step(mode: str, lin: Any, x: torch.Tensor, h: torch.Tensor,
+              c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One step of torch's RNN / GRU / LSTM equations. ``lin(x, which)`` is the input ('ih') or hidden
-    ('hh') affine map; ``gi`` optionally holds the input part already computed for all time steps."""
-    gi = lin(x, "ih") if gi is None else gi
+    ('hh') affine map."""
+    gi = lin(x, "ih")
     gh = lin(h, "hh")
     if mode == "GRU":
         ir, iz, i_n = gi.chunk(3, -1)
@@ -252,7 +254,9 @@ class FeedbackLSTMCell(_FeedbackCellMixin, nn.LSTMCell):
 
 
 class _FeedbackSequenceMixin(_FeedbackMixin):
-    """nn.RNN / GRU / LSTM run as a Python loop over time (unidirectional, no projection)."""
+    """nn.RNN / GRU / LSTM (unidirectional, no projection): per layer, the input part of every time step
+    in one feedback-linear product, then the recurrence as one node with its own backward through time
+    (:mod:`agents.rules._feedback_recurrence`)."""
 
     def _fb_weight_names(self) -> list[str]:
         return [f"weight_{k}_l{i}" for i in range(self.num_layers) for k in ("ih", "hh")]
@@ -272,7 +276,7 @@ class _FeedbackSequenceMixin(_FeedbackMixin):
                 hx = tuple(t.unsqueeze(1) for t in hx) if lstm else hx.unsqueeze(1)
         elif self.batch_first:
             x = x.transpose(0, 1)
-        n_layers, steps, n = self.num_layers, x.shape[0], x.shape[1]
+        n_layers, n = self.num_layers, x.shape[1]
         if hx is None:
             z = x.new_zeros(n_layers, n, self.hidden_size)
             hx = (z, z) if lstm else z
@@ -285,12 +289,10 @@ class _FeedbackSequenceMixin(_FeedbackMixin):
                 return self._lin(v, f"weight_{which}_l{layer}", b, fbs)
 
             gi_all = lin(out, "ih")  # input part for every time step in one product
-            h, c = h0[layer], (c0[layer] if lstm else None)
-            ys = []
-            for t in range(steps):
-                h, c = cell_step(self.mode, lin, out[t], h, c, gi=gi_all[t])
-                ys.append(h)
-            out = torch.stack(ys)
+            b_hh = getattr(self, f"bias_hh_l{layer}") if self.bias else None
+            out, h, c = recurrence(gi_all, h0[layer], c0[layer] if lstm else None,
+                                   getattr(self, f"weight_hh_l{layer}"), b_hh, fbs[f"weight_hh_l{layer}"],
+                                   self.mode)
             if self.dropout and self.training and layer < n_layers - 1:
                 out = F.dropout(out, self.dropout, True)
             hs.append(h)
