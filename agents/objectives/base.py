@@ -14,8 +14,8 @@ An objective may:
 An objective whose intrinsic reward must be maximised by the policy sets ``needs_policy``; one that
 trains the policy on rewards (``reward``) sets ``drives_policy``. When a spec has terms that need a
 policy and none that drives one (``"curiosity"``, ``"empowerment"``), :func:`get_objective` adds
-``reward`` with ``extrinsic: 0`` (options from ``kwargs['reward']``), so intrinsic-only agents need no
-trainer change.
+``reward`` with ``extrinsic: 0`` (options: the objective's ``policy_defaults``, then ``kwargs['reward']``),
+so intrinsic-only agents need no trainer change.
 
 Strings like ``"reward+0.1*predictive"`` build a :class:`WeightedSum`: each term's loss and intrinsic
 reward are scaled by its weight.
@@ -41,6 +41,7 @@ class Objective:
     name: str = "base"
     needs_policy: bool = False  # its intrinsic reward must be maximised by a policy-gradient term
     drives_policy: bool = False  # it is such a term (trains the policy on extrinsic + intrinsic reward)
+    policy_defaults: dict = {}  # options for the policy term added for it (see get_objective)
 
     def build(self, agent: nn.Module) -> None:
         """Add heads this objective needs to ``agent.aux`` (called once, before training)."""
@@ -159,9 +160,16 @@ def get_objective(spec: str, kwargs: dict[str, dict] | None = None) -> WeightedS
         terms.append((w, _OBJECTIVES[name](**(kwargs.get(name) or {}))))
     if any(o.needs_policy for _, o in terms) and not any(o.drives_policy for _, o in terms):
         # an intrinsic reward with nothing to maximise it: add the policy gradient on it alone
-        terms.append((1.0, _OBJECTIVES["reward"](**{"extrinsic": 0.0, **(kwargs.get("reward") or {})})))
+        opts: dict = {"extrinsic": 0.0}
+        for _, o in terms:
+            opts.update(o.policy_defaults)
+        opts.update(kwargs.get("reward") or {})
+        terms.append((1.0, _OBJECTIVES["reward"](**opts)))
         names.append("reward")
-    unused = set(kwargs) - set(names)
-    if unused:
-        raise ValueError(f"objective.kwargs names {sorted(unused)}, which are not in objective={spec!r}")
+    # options of registered objectives that this spec does not use are ignored (per-env defaults set the
+    # reward's options, and `--objective predictive` must still run there); unknown names are errors
+    unknown = set(kwargs) - set(names) - set(_OBJECTIVES)
+    if unknown:
+        raise ValueError(f"objective.kwargs names {sorted(unknown)}, which are not registered objectives "
+                         f"(objective={spec!r}; available: {available_objectives()})")
     return WeightedSum(terms)

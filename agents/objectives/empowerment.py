@@ -30,16 +30,20 @@ on EmpowermentGrid against the exact map. With noisy moves, a closed-loop behavi
 p(s'|s, a^n) slightly (its choices depend on the intermediate states); the bound is exact for
 deterministic worlds.
 
-Experience: the windows of each rollout, plus as many from a replay memory (``replay`` windows kept by
-reservoir sampling over all past rollouts), so the estimate keeps its early, exploratory data when the
-agent, driven by psi, settles where empowerment is high.
+Experience: the windows of each rollout, plus as many from a replay memory of ``replay`` windows. For
+the first ``warmup`` env steps no reward is paid: the agent's policy stays exploratory and the memory
+keeps a uniform (reservoir) sample of its windows; afterwards the memory is frozen (with ``warmup: 0``
+it samples all rollouts). Without this, the estimate follows the data: the agent, driven by psi,
+settles somewhere, the estimate grows where the data are, and the agent stays there; with it, the
+estimate keeps its exploratory data wherever the agent goes (measured: Spearman rho with the exact map
+0.43-0.90 over seeds without the frozen memory, 0.92-0.96 with it).
 
 Intrinsic reward of a transition = psi(s_{t+1}) in bits (the bound where the agent arrives), normalised
 by running statistics. A policy-gradient term ('reward' with ``extrinsic: 0``) is added automatically
 when the objective string has none. Needs a Discrete action space. Options: ``n`` (horizon, 3),
 ``hidden`` (head layers, [256]), ``intrinsic`` (reward weight, 1), ``normalize`` ('center'),
 ``pessimism`` (kappa, 1), ``replay`` (windows kept, 20000; 0: none), ``warmup`` (env steps before the
-reward is paid, 0), ``source_coef`` (weight of the u regressions, 1), ``max_sequences`` (refuse |A|^n
+reward is paid, 30000), ``source_coef`` (weight of the u regressions, 1), ``max_sequences`` (refuse |A|^n
 above this, 4096). The replay memory is not checkpointed (a resumed run refills it).
 """
 
@@ -109,9 +113,12 @@ class EmpowermentObjective(Objective):
 
     name = "empowerment"
     needs_policy = True
+    # the warmup pays no reward: normalised advantages would turn value noise into a random drift of
+    # the policy and spoil the exploratory windows the estimate learns from
+    policy_defaults = {"norm_adv": False}
 
     def __init__(self, n: int = 3, hidden: list | None = None, intrinsic: float = 1.0,
-                 normalize: str = "center", pessimism: float = 1.0, replay: int = 20000, warmup: int = 0,
+                 normalize: str = "center", pessimism: float = 1.0, replay: int = 20000, warmup: int = 30000,
                  source_coef: float = 1.0, max_sequences: int = 4096):
         k = "objective.kwargs.empowerment"
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 12:
@@ -136,6 +143,32 @@ class EmpowermentObjective(Objective):
         self._filled = 0
 
     def build(self, agent: nn.Module) -> None:
+        self._check_actions(agent)
+        obs_space, cfg, aux = agent.observation_space, agent.cfg, agent.aux
+        aux["empowerment_encoder"] = own_encoder(obs_space, cfg)
+        aux["empowerment_encoder2"] = own_encoder(obs_space, cfg)
+        d = aux["empowerment_encoder"].out_dim
+        for key in ("empowerment_source", "empowerment_source2"):  # u and u', separate networks
+            u = head(d, self.hidden, self.K, out_gain=0.01)
+            nn.init.constant_(u[-1].bias, math.log(self.K - 1) if self.K > 1 else 0.0)  # u = -log K
+            aux[key] = u
+        aux["empowerment_pair"] = PairEncoder(obs_space, cfg)
+        aux["empowerment_decoder"] = head(aux["empowerment_pair"].out_dim, self.hidden, self.K)
+        self.attach(agent)
+
+    def attach(self, agent: nn.Module) -> EmpowermentObjective:
+        """Use the networks that :meth:`build` added to ``agent`` (e.g. a trained agent from
+        ``agents.load_agent``) for :meth:`estimate` and the other read-outs."""
+        self._check_actions(agent)
+        if "empowerment_decoder" not in agent.aux:
+            raise ValueError("attach: the agent has no empowerment networks (train it with objective "
+                             "'empowerment')")
+        self._agent = agent
+        self._powers = self.n_actions ** torch.arange(self.n)
+        self._gen = torch.Generator().manual_seed(torch.initial_seed() % 2**62 + 7)
+        return self
+
+    def _check_actions(self, agent: nn.Module) -> None:
         space = agent.action_space
         if not isinstance(space, spaces.Discrete):
             raise ValueError(f"objective 'empowerment' needs a Discrete action space (sequences are "
@@ -146,19 +179,6 @@ class EmpowermentObjective(Objective):
             raise ValueError(f"objective.kwargs.empowerment.n={self.n}: {self.n_actions}^{self.n} = {self.K} "
                              f"action sequences exceed max_sequences={self.max_sequences}; lower n or raise "
                              "max_sequences")
-        self._agent = agent
-        obs_space, cfg, aux = agent.observation_space, agent.cfg, agent.aux
-        aux["empowerment_encoder"] = own_encoder(obs_space, cfg)
-        d = aux["empowerment_encoder"].out_dim
-        for key in ("empowerment_source", "empowerment_source2"):  # u and u', separate networks
-            u = head(d, self.hidden, self.K, out_gain=0.01)
-            nn.init.constant_(u[-1].bias, math.log(self.K - 1) if self.K > 1 else 0.0)  # u = -log K
-            aux[key] = u
-        aux["empowerment_encoder2"] = own_encoder(obs_space, cfg)
-        aux["empowerment_pair"] = PairEncoder(obs_space, cfg)
-        aux["empowerment_decoder"] = head(aux["empowerment_pair"].out_dim, self.hidden, self.K)
-        self._powers = self.n_actions ** torch.arange(self.n)
-        self._gen = torch.Generator().manual_seed(torch.initial_seed() % 2**62 + 7)
 
     # -- the networks -------------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ class PredictiveObjective(Objective):
         _check(n, "encoder", encoder, ENCODERS)
         _check(n, "normalize", normalize, NORMALIZE)
         self.target, self.encoder, self.normalize = target, encoder, normalize
-        self.hidden = _check_sizes(n, "hidden", [64] if hidden is None else hidden)
+        self.hidden = _check_sizes(n, "hidden", [256] if hidden is None else hidden)
         self.intrinsic = _check_number(n, "intrinsic", intrinsic)
         self.inverse_coef = _check_number(n, "inverse_coef", inverse_coef)
         self.target_dim = _check_sizes(n, "target_dim", [target_dim])[0]
@@ -126,6 +126,13 @@ class PredictiveObjective(Objective):
         else:
             y_dim = obs_dim(space)
         aux[self._key("forward")] = head(z_dim + action_dim(agent.action_space), self.hidden, y_dim)
+
+    def attach(self, agent: nn.Module) -> PredictiveObjective:
+        """Use the networks :meth:`build` added to ``agent`` (e.g. a trained agent) for :meth:`bonus`."""
+        if self._key("forward") not in agent.aux:
+            raise ValueError(f"attach: the agent has no {self.name!r} networks")
+        self._agent = agent
+        return self
 
     # -- the pieces ---------------------------------------------------------------------------------
 
@@ -196,13 +203,14 @@ class PredictiveObjective(Objective):
 
 
 class CuriosityObjective(PredictiveObjective):
-    """Prediction-error curiosity: :class:`PredictiveObjective` with ``intrinsic: 1`` and its own
-    encoder by default (so the policy's features are not shaped by the forward model)."""
+    """Prediction-error curiosity: :class:`PredictiveObjective` with ``intrinsic: 1``, its own encoder
+    (so the policy's features are not shaped by the forward model) and centred rewards by default
+    (familiar transitions then pay less than unseen ones: the optimism that on-policy curiosity needs)."""
 
     name = "curiosity"
 
     def __init__(self, target: str = "random", encoder: str = "own", hidden: list | None = None,
-                 intrinsic: float = 1.0, normalize: str = "std", inverse_coef: float = 1.0,
+                 intrinsic: float = 1.0, normalize: str = "center", inverse_coef: float = 1.0,
                  target_dim: int = 64):
         super().__init__(target, encoder, hidden, intrinsic, normalize, inverse_coef, target_dim)
 
@@ -218,7 +226,7 @@ class RNDObjective(Objective):
                  target_dim: int = 64):
         _check(self.name, "normalize", normalize, NORMALIZE)
         self.target_dim = _check_sizes(self.name, "target_dim", [target_dim])[0]
-        self.hidden = _check_sizes(self.name, "hidden", [64] if hidden is None else hidden)
+        self.hidden = _check_sizes(self.name, "hidden", [256] if hidden is None else hidden)
         self.intrinsic = _check_number(self.name, "intrinsic", intrinsic)
         self.normalize = normalize
         self.stats = RunningStats()
@@ -234,6 +242,13 @@ class RNDObjective(Objective):
         agent.aux["rnd_target"] = RandomTarget(space, cfg, self.target_dim)
         agent.aux["rnd_encoder"] = own_encoder(space, cfg)
         agent.aux["rnd_head"] = head(agent.aux["rnd_encoder"].out_dim, self.hidden, self.target_dim)
+
+    def attach(self, agent: nn.Module) -> RNDObjective:
+        """Use the networks :meth:`build` added to ``agent`` for :meth:`bonus`."""
+        if "rnd_head" not in agent.aux:
+            raise ValueError("attach: the agent has no 'rnd' networks")
+        self._agent = agent
+        return self
 
     def _errors(self, obs) -> torch.Tensor:
         agent = self._agent

@@ -69,7 +69,8 @@ def cell_decoder(env: gym.Env) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class VisitRecorder(Objective):
-    """Records the decoded cell of every observation of every rollout; no loss, no reward."""
+    """Records the decoded cell of every observation and every action of every rollout; no loss, no
+    reward."""
 
     name = "visit_recorder"
 
@@ -78,6 +79,7 @@ class VisitRecorder(Objective):
         self.first: np.ndarray | None = None
         self.cells: list[np.ndarray] = []  # per rollout (T, N): cell after each step
         self.valid: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
 
     @torch.no_grad()
     def intrinsic_reward(self, rollout: Rollout) -> None:
@@ -86,10 +88,15 @@ class VisitRecorder(Objective):
             self.first = cells[0]
         self.cells.append(cells[1:])
         self.valid.append(rollout.valid.cpu().numpy() > 0)
+        self.actions.append(rollout.actions.cpu().numpy())
         return None
 
     def loss(self, batch, outputs) -> tuple[torch.Tensor, dict]:
         return outputs.value.new_zeros(()), {}
+
+    def action_trajectories(self) -> np.ndarray:
+        """(N, steps) actions of each env (the reset steps' actions, which the env ignored, included)."""
+        return np.concatenate(self.actions, 0).T
 
     def trajectories(self) -> np.ndarray:
         """(N, steps + 1) cells of each env: its first cell, then the cell after every step (reset steps
@@ -104,9 +111,10 @@ class VisitRecorder(Objective):
 _RECORDERS = itertools.count()
 
 
-def train_and_record(cfg, **train_kwargs) -> tuple[Any, np.ndarray]:
+def train_and_record(cfg, **train_kwargs) -> tuple[Any, VisitRecorder]:
     """Train ``cfg`` (an EmpowermentGrid config with 'onehot' or 'coords' observations) with the ordinary
-    trainer and return (TrainResult, trajectories (num_envs, steps + 1) of cells)."""
+    trainer; returns (TrainResult, the recorder: ``.trajectories()`` (num_envs, steps + 1) cells,
+    ``.action_trajectories()`` (num_envs, steps) actions)."""
     from agents.trainer import train
 
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
@@ -120,7 +128,7 @@ def train_and_record(cfg, **train_kwargs) -> tuple[Any, np.ndarray]:
         res = train(cfg, **train_kwargs)
     finally:
         cfg.objective.spec = spec
-    return res, recorder.trajectories()
+    return res, recorder
 
 
 # --- the empowerment estimate against the exact map --------------------------------------------------------
@@ -238,6 +246,31 @@ def save_empowerment_comparison(objective, env_id: str, env_kwargs: dict, out_di
              for k, v in c.items()}
     atomic_write_bytes(out / f"{stem}.json", json.dumps(table).encode())
     return path
+
+
+@torch.no_grad()
+def late_occupancy(agent, env_id: str, env_kwargs: dict, mask: np.ndarray, steps: int, late_from: int,
+                   num_envs: int = 16, seed: int = 0, deterministic: bool = False) -> float:
+    """Fraction of the steps ``late_from..steps-1`` of ``num_envs`` episodes in which the agent (sampling
+    its actions unless ``deterministic``) stands in a cell where ``mask`` (h, w) is True."""
+    mode = "vector_entry_point" if gym.spec(env_id).vector_entry_point is not None else "sync"
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **(env_kwargs or {}))
+    dev = next(agent.parameters()).device
+    try:
+        obs, info = envs.reset(seed=seed)
+        state = agent.initial_state(num_envs, dev)
+        first = torch.ones(num_envs, dtype=torch.bool, device=dev)
+        hits = []
+        flat = np.asarray(mask, bool).ravel()
+        for t in range(steps):
+            a, _, _, state = agent.act(_to_tensor(obs, dev), state, first, deterministic=deterministic)
+            obs, _, term, trunc, info = envs.step(a.cpu().numpy())
+            first = torch.as_tensor(term | trunc, device=dev)
+            if t >= late_from:
+                hits.append(flat[info["row"] * mask.shape[1] + info["col"]])
+    finally:
+        envs.close()
+    return float(np.mean(hits))
 
 
 # --- coverage ----------------------------------------------------------------------------------------------
