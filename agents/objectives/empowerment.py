@@ -35,14 +35,18 @@ the first ``warmup`` env steps no reward is paid: the agent's policy stays explo
 keeps a uniform (reservoir) sample of its windows; afterwards the memory is frozen (with ``warmup: 0``
 it samples all rollouts). Without this, the estimate follows the data: the agent, driven by psi,
 settles somewhere, the estimate grows where the data are, and the agent stays there; with it, the
-estimate keeps its exploratory data wherever the agent goes (measured: Spearman rho with the exact map
-0.43-0.90 over seeds without the frozen memory, 0.92-0.96 with it).
+estimate keeps its exploratory data wherever the agent goes.
+
+Measured (10 x 10 room, n = 3, coords, 100k steps, seeds 0-6; ``tests/test_objectives_empowerment.py``):
+Spearman rho with the exact map 0.875-0.960, largest excess over it -0.19 to -0.46 bits (kappa 0.5;
+with kappa 0 up to +0.07 bits, with kappa 1 one seed fell to rho 0.78), late steps in the top-10% cells
+0.995-1.0.
 
 Intrinsic reward of a transition = psi(s_{t+1}) in bits (the bound where the agent arrives), normalised
 by running statistics. A policy-gradient term ('reward' with ``extrinsic: 0``) is added automatically
 when the objective string has none. Needs a Discrete action space. Options: ``n`` (horizon, 3),
 ``hidden`` (head layers, [256]), ``intrinsic`` (reward weight, 1), ``normalize`` ('center'),
-``pessimism`` (kappa, 1), ``replay`` (windows kept, 20000; 0: none), ``warmup`` (env steps before the
+``pessimism`` (kappa, 0.5), ``replay`` (windows kept, 20000; 0: none), ``warmup`` (env steps before the
 reward is paid, 30000), ``source_coef`` (weight of the u regressions, 1), ``max_sequences`` (refuse |A|^n
 above this, 4096). The replay memory is not checkpointed (a resumed run refills it).
 """
@@ -118,7 +122,7 @@ class EmpowermentObjective(Objective):
     policy_defaults = {"norm_adv": False}
 
     def __init__(self, n: int = 3, hidden: list | None = None, intrinsic: float = 1.0,
-                 normalize: str = "center", pessimism: float = 1.0, replay: int = 20000, warmup: int = 30000,
+                 normalize: str = "center", pessimism: float = 0.5, replay: int = 20000, warmup: int = 30000,
                  source_coef: float = 1.0, max_sequences: int = 4096):
         k = "objective.kwargs.empowerment"
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 12:
@@ -248,14 +252,18 @@ class EmpowermentObjective(Objective):
         ok, seq = ok.flatten(), seq.flatten()
         rollout.extras["emp_ok"], rollout.extras["emp_seq"] = ok.float().view(T, N), seq.view(T, N)
         rollout.extras["emp_logq"] = self._targets(obs, final, seq).view(T, N)
+        self._batch = None
         if self.replay > 0:
             if self.warmup == 0 or self.seen <= self.warmup:  # with a warmup: its exploratory windows
                 idx = torch.nonzero(ok).squeeze(1)
-                self._remember(_rows(obs, idx), _rows(final, idx), seq[idx])
-            m = self._memory
-            pick = torch.randint(0, self._filled, (T * N,), generator=self._gen).to(seq.device)
-            self._batch = {"obs": _rows(m["obs"], pick), "final": _rows(m["final"], pick), "seq": m["seq"][pick]}
-            self._batch["logq"] = self._targets(self._batch["obs"], self._batch["final"], self._batch["seq"])
+                self._remember(_rows(obs, idx), _rows(final, idx), seq[idx], idx % 2)
+            if self._filled > 0:
+                m = self._memory
+                pick = torch.randint(0, self._filled, (T * N,), generator=self._gen).to(seq.device)
+                b = {"obs": _rows(m["obs"], pick), "final": _rows(m["final"], pick), "seq": m["seq"][pick],
+                     "half": m["half"][pick]}
+                b["logq"] = self._targets(b["obs"], b["final"], b["seq"])
+                self._batch = b
 
     @torch.no_grad()
     def _targets(self, obs, final, seq: torch.Tensor) -> torch.Tensor:
@@ -267,11 +275,13 @@ class EmpowermentObjective(Objective):
             out.append(lq.gather(1, seq[i:j, None]).squeeze(1))
         return torch.cat(out) if out else torch.zeros(0, device=seq.device)
 
-    def _remember(self, obs, final, seq: torch.Tensor) -> None:
-        """Reservoir sampling: every window seen so far is in the memory with the same probability."""
+    def _remember(self, obs, final, seq: torch.Tensor, half: torch.Tensor) -> None:
+        """Reservoir sampling: every window seen so far is in the memory with the same probability.
+        ``half`` says which of the two regressions learns from each window (kept with it)."""
         if self._memory is None:
             alloc = lambda x: torch.zeros((self.replay, *x.shape[1:]), dtype=x.dtype, device=x.device)  # noqa: E731
-            self._memory = {"obs": _map(obs, alloc), "final": _map(final, alloc), "seq": alloc(seq)}
+            self._memory = {"obs": _map(obs, alloc), "final": _map(final, alloc), "seq": alloc(seq),
+                            "half": alloc(half)}
             self._count = 0
         m, k = self._memory, len(seq)
         if k == 0:
@@ -284,6 +294,7 @@ class EmpowermentObjective(Objective):
         for key, val in (("obs", obs), ("final", final)):
             _assign(m[key], slot, _rows(val, src))
         m["seq"][slot] = seq[src]
+        m["half"][slot] = half[src]
         self._count += k
         self._filled = min(self._count, self.replay)
 
@@ -301,16 +312,16 @@ class EmpowermentObjective(Objective):
         obs = batch.flat_obs
         final = flat_obs(index_obs(r.obs, (batch.tt + self.n).clamp(max=r.T), batch.nn))
         seq, logq_t, ok = batch.emp_seq.long(), batch.emp_logq, batch.emp_ok * batch.mask
-        if self.replay > 0:  # as many replayed windows, fixed per transition slot (same in every call)
-            slot = (batch.tt * r.N + batch.nn).flatten()
-            b = self._batch
+        slot = (batch.tt * r.N + batch.nn).flatten()  # the window's place in the rollout
+        half = slot % 2  # which regression learns from a window: fixed, so u and u' see disjoint data
+        b = self._batch
+        if b is not None:  # as many replayed windows, fixed per transition slot (same in every call)
             obs, final = _cat(obs, _rows(b["obs"], slot)), _cat(final, _rows(b["final"], slot))
             seq, logq_t = torch.cat([seq, b["seq"][slot]]), torch.cat([logq_t, b["logq"][slot]])
-            ok = torch.cat([ok, torch.ones_like(ok)])
+            ok, half = torch.cat([ok, torch.ones_like(ok)]), torch.cat([half, b["half"][slot]])
         logq = self.decoder_log_probs(obs, final).gather(1, seq[:, None]).squeeze(1)
         decoder_loss = -masked_mean(logq, ok)
         u, u2 = self._u(obs)
-        half = torch.arange(len(seq), device=seq.device) % 2  # which regression learns from a window
         err = (u.gather(1, seq[:, None]).squeeze(1) - logq_t) ** 2
         err2 = (u2.gather(1, seq[:, None]).squeeze(1) - logq_t) ** 2
         source_loss = masked_mean(err, ok * half) + masked_mean(err2, ok * (1 - half))

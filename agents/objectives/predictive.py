@@ -13,20 +13,24 @@ observation from the current latent ``z(s)`` and the action; the loss is the squ
 The target cannot collapse (a learned target predicted by a learned model could shrink to a constant,
 which is trivially predictable). ``target`` chooses it:
 
-- ``random`` (default): a *fixed* randomly initialised encoder of the agent's architecture
-  (Burda et al. 2019a found random features competitive). Fixed, so it cannot move; random, so
-  different observations get different targets.
+- ``random`` (default): a *fixed* randomly initialised encoder of the agent's architecture followed by
+  a fixed Gaussian projection to ``target_dim`` features (Burda et al. 2019a found random features
+  competitive). Fixed, so it cannot move; random, so different observations get different targets.
 - ``inverse``: an encoder trained by inverse dynamics, predicting a from (s, s') (ICM, Pathak et al.
   2017); the forward model predicts it with a stop-gradient, so only the inverse loss shapes it. It
-  keeps only what the agent's actions influence: features of a "noisy TV" are discarded.
+  keeps what the agent's actions influence, so the content of a "noisy TV" matters less (measured: 27%
+  of late steps on the TV action instead of 86%; a random agent: 17%).
 - ``obs``: the next observation itself (preprocessed and flattened; for small observations).
 
-Known failure, reproduced on ``EmpowermentGrid(noisy_tv=...)``: with the ``random`` or ``obs`` target,
-an unpredictable source keeps the error high forever and draws the agent (the "noisy TV").
+Known failure, reproduced on ``EmpowermentGrid(noisy_tv='action')``: with the ``random`` or ``obs``
+target, an unpredictable source keeps the error high forever and draws the agent (the "noisy TV").
 
 ``rnd``: random network distillation (Burda et al. 2019b): a predictor learns to match a fixed random
 network on the observations seen; the error on s' is the bonus. No dynamics, so a noisy source is only
-novel until its distribution has been seen.
+novel until its distribution has been seen (measured: 4% of late steps on the TV action).
+
+Rewards are per transition, non-episodic, computed once per rollout with the model before it learns
+from that rollout, then normalised by running statistics (``normalize``).
 """
 
 from __future__ import annotations
@@ -77,10 +81,10 @@ class PredictiveObjective(Objective):
     """Forward-model prediction error as a loss and, optionally, as an intrinsic reward.
 
     Options: ``target`` (random | inverse | obs), ``encoder`` (shared: the agent's policy encoder gives
-    z(s); own: a separate encoder of the same architecture), ``hidden`` (forward model layers),
+    z(s); own: a separate encoder of the same architecture), ``hidden`` (forward model layers, [256]),
     ``intrinsic`` (weight of the prediction error as reward; 0 = loss only), ``normalize`` (none | std |
     center: how the reward is scaled by running statistics), ``inverse_coef`` (weight of the inverse
-    dynamics loss for ``target: inverse``).
+    dynamics loss for ``target: inverse``), ``target_dim`` (width of the random target, 64).
     """
 
     name = "predictive"
@@ -217,8 +221,8 @@ class CuriosityObjective(PredictiveObjective):
 
 class RNDObjective(Objective):
     """Random network distillation: bonus = || g(s') - f(s') ||^2 with f a fixed random encoder of the
-    agent's architecture and g a trained one (plus a head). Options: ``hidden`` (g's head),
-    ``intrinsic`` (reward weight), ``normalize``."""
+    agent's architecture (and projection) and g a trained one plus a head. Options: ``hidden`` (g's head,
+    [256]), ``intrinsic`` (reward weight, 1), ``normalize`` ('std'), ``target_dim`` (64)."""
 
     name = "rnd"
 

@@ -228,9 +228,10 @@ def empowerment_comparison(objective, env: gym.Env) -> dict:
 
 
 def save_empowerment_comparison(objective, env_id: str, env_kwargs: dict, out_dir: str | Path,
-                                stem: str = "empowerment_map") -> Path | None:
-    """Write ``<stem>.png`` (learned | exact | difference) and ``<stem>.json`` into ``out_dir`` when the
-    env has exact empowerment (EmpowermentGrid); returns the PNG path, or None for other envs."""
+                                stem: str = "empowerment_map", table: bool = True) -> Path | None:
+    """Write ``<stem>.png`` (learned | exact | difference) and, with ``table``, ``<stem>.json`` into
+    ``out_dir`` when the env has exact empowerment (EmpowermentGrid without boxes); returns the PNG path,
+    or None for other envs."""
     env = gym.make(env_id, **(env_kwargs or {}))
     try:
         if not hasattr(env.unwrapped, "true_empowerment") or grid_core(env).n_boxes:
@@ -242,9 +243,10 @@ def save_empowerment_comparison(objective, env_id: str, env_kwargs: dict, out_di
     title = (f"{env_id}: Spearman rho {c['spearman']:.3f}, largest excess {c['max_excess_bits']:+.3f} bits, "
              f"mean |error| {c['mean_abs_error_bits']:.3f} bits")
     path = save_figure(plot_empowerment_maps(c["learned"], c["exact"], title, c["n"]), out / f"{stem}.png")
-    table = {k: (np.where(np.isfinite(v), v, None).tolist() if isinstance(v, np.ndarray) else v)
-             for k, v in c.items()}
-    atomic_write_bytes(out / f"{stem}.json", json.dumps(table).encode())
+    if table:
+        rows = {k: (np.where(np.isfinite(v), v, None).tolist() if isinstance(v, np.ndarray) else v)
+                for k, v in c.items()}
+        atomic_write_bytes(out / f"{stem}.json", json.dumps(rows).encode())
     return path
 
 
