@@ -38,6 +38,9 @@ class EnvConfig:
     kwargs: dict = _f({}, "keyword arguments for gym.make / make_vec")
     num_envs: int = _f(64, "envs stepped in one batch")
     vectorization: str = _f("auto", "auto (native vector env when registered, else sync) | native | sync")
+    duration_key: str = _f("", "info key holding each step's duration (e.g. 'duration' for semi-Markov "
+                           "tasks such as PatchForaging): discounts become gamma ** duration, i.e. gamma "
+                           "per unit of that time; '' = one unit per step")
 
 
 @dataclass

@@ -10,15 +10,16 @@ from agents.trainer import TrainResult, train
 
 
 def run_demo(out_dir: str | Path = "runs/demo", seconds: float = 120.0, target: float = 0.95,
-             env_id: str = "BrainSet/OrientationDiscrimination-v0", seed: int = 0) -> TrainResult:
+             env_id: str = "BrainSet/OrientationDiscrimination-v0", seed: int = 0,
+             max_steps: int | None = None) -> TrainResult:
     """Train on ``env_id`` for at most ``seconds`` or until the evaluation accuracy reaches ``target``;
     the run folder (config, metrics, checkpoints, learning_curve.png, video.mp4) is a new folder under
-    ``out_dir``; ``result.run_dir`` names it."""
+    ``out_dir``; ``result.run_dir`` names it. ``max_steps`` also caps the env steps (a load-independent budget)."""
     out = Path(out_dir)
     cfg = resolve_config(env_id, overrides=[{
         "run": {"seed": seed, "device": "cpu", "runs_dir": str(out), "target_return": target,
                 "eval_every": 20_000, "eval_episodes": 500},
-        "train": {"max_seconds": seconds},
+        "train": {"max_seconds": seconds, **({"total_steps": max_steps} if max_steps else {})},
     }])
     res = train(cfg, command=f"agents.demo.run_demo({str(out)!r})")
     print(f"demo: {res.global_step} env steps in {res.elapsed:.0f} s ({res.steps_per_second:,.0f} steps/s); "

@@ -4,6 +4,9 @@ Layout: time-major ``(T, N, ...)`` for T steps of N envs. ``obs``, ``first``, ``
 have T+1 rows: the last row is the observation after the rollout (for bootstrapping and for objectives
 that predict the next observation).
 
+``durations`` (optional, (T, N)) is each step's duration in task time (semi-Markov envs report it in
+``info``): the reward objective then discounts by ``gamma ** duration`` instead of ``gamma`` per step.
+
 ``valid`` is 0 for the reset steps of gymnasium's NEXT_STEP autoreset (the step after an episode ends
 only starts the next episode: its action is ignored and its reward is 0): losses skip those transitions.
 """
@@ -66,10 +69,11 @@ class Rollout:
     valid: torch.Tensor
     intrinsic: torch.Tensor
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    durations: torch.Tensor | None = None  # (T, N) task time of each step; None = one unit per step
 
     @classmethod
     def allocate(cls, T: int, N: int, obs_space: spaces.Space, act_space: spaces.Space, state_size: int,
-                 device: torch.device) -> Rollout:
+                 device: torch.device, durations: bool = False) -> Rollout:
         z = lambda *s, dt=torch.float32: torch.zeros(*s, dtype=dt, device=device)  # noqa: E731
         if isinstance(act_space, spaces.Discrete):
             actions = z(T, N, dt=torch.long)
@@ -77,7 +81,8 @@ class Rollout:
             actions = z(T, N, *act_space.shape)
         return cls(obs=alloc_obs(obs_space, (T + 1, N), device), first=z(T + 1, N, dt=torch.bool),
                    states=z(T + 1, N, state_size), actions=actions, logprobs=z(T, N), values=z(T + 1, N),
-                   rewards=z(T, N), terminated=z(T, N), truncated=z(T, N), valid=z(T, N), intrinsic=z(T, N))
+                   rewards=z(T, N), terminated=z(T, N), truncated=z(T, N), valid=z(T, N), intrinsic=z(T, N),
+                   durations=z(T, N) if durations else None)
 
     @property
     def T(self) -> int:

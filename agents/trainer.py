@@ -86,6 +86,16 @@ def to_env_actions(actions: torch.Tensor, space: spaces.Space) -> np.ndarray:
     return a
 
 
+def step_durations(info: dict, key: str, env_id: str = "") -> np.ndarray:
+    """Each env's step duration from a vector env's ``info`` (``env.duration_key``), as float32."""
+    if key not in info:
+        raise KeyError(f"env.duration_key={key!r} but {env_id or 'the env'}'s step info has no such key; "
+                       f"info keys: {sorted(k for k in info if not k.startswith('_'))}")
+    d = np.asarray(info[key], dtype=np.float32)
+    mask = info.get("_" + key)  # SyncVectorEnv: envs that did not report the key (0 = no time passed)
+    return np.where(mask, d, 0.0) if mask is not None else d
+
+
 @torch.no_grad()
 def evaluate(agent, envs, episodes: int, seed: int, device: torch.device, deterministic: bool = True,
              max_steps: int = 1_000_000) -> dict[str, float]:
@@ -174,10 +184,12 @@ def _set_rng_state(s: dict, device: torch.device) -> None:
 
 
 def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | None = None,
-          callback=None, command: str | None = None) -> TrainResult:
+          callback=None, command: str | None = None, init_weights: dict | None = None) -> TrainResult:
     """Train an agent as ``cfg`` says. Outputs go to ``run_dir`` (a new folder under ``cfg.run.runs_dir``
     when None; nothing is written when ``runs_dir`` is empty). ``resume``: a run folder to continue from
-    its last checkpoint. ``callback(info)`` runs after every update; returning False stops training."""
+    its last checkpoint. ``callback(info)`` runs after every update; returning False stops training.
+    ``init_weights``: a state dict (e.g. pre-trained weights) loaded into the fresh agent before training;
+    every key must name a parameter or buffer of the agent, missing keys keep their initial values."""
     t, r = cfg.train, cfg.run
     device = resolve_device(r.device)
     set_threads(r.num_threads)
@@ -187,6 +199,10 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
     envs = make_vec_env(cfg.env.id, cfg.env.num_envs, cfg.env.kwargs, cfg.env.vectorization)
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     agent, objective, rule = build_components(cfg, obs_space, act_space)
+    if init_weights is not None and resume is None:
+        unexpected = agent.load_state_dict(init_weights, strict=False).unexpected_keys
+        if unexpected:
+            raise KeyError(f"init_weights has keys the agent does not: {unexpected[:5]}")
     agent.to(device)
     params = [p for p in agent.parameters() if p.requires_grad]
     if t.optimizer == "adam":
@@ -202,8 +218,9 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
     batch_steps = T * N
     num_updates = max(1, math.ceil(t.total_steps / batch_steps))
     seq_len = t.bptt_len if agent.recurrent else 1
-    buf = Rollout.allocate(T, N, obs_space, act_space, agent.state_size, device)
-    rew_np, term_np, trunc_np, valid_np = (np.zeros((T, N), np.float32) for _ in range(4))
+    dkey = cfg.env.duration_key  # semi-Markov envs: discount per unit of this info key (gamma ** duration)
+    buf = Rollout.allocate(T, N, obs_space, act_space, agent.state_size, device, durations=bool(dkey))
+    rew_np, term_np, trunc_np, valid_np, dur_np = (np.zeros((T, N), np.float32) for _ in range(5))
     first_np = np.zeros((T + 1, N), bool)
 
     # Run folder, or the checkpoint to resume from.
@@ -285,9 +302,11 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                     action, logp, value, loop.state = agent.act(obs_t, loop.state, first_t)
                     buf.actions[step], buf.logprobs[step], buf.values[step] = action, logp, value
                 first_np[step] = loop.first
-                next_obs, reward, term, trunc, _ = envs.step(to_env_actions(action, act_space))
+                next_obs, reward, term, trunc, info = envs.step(to_env_actions(action, act_space))
                 valid = ~loop.pending  # False: this step only reset the env
                 rew_np[step], term_np[step], trunc_np[step], valid_np[step] = reward, term, trunc, valid
+                if dkey:
+                    dur_np[step] = step_durations(info, dkey, cfg.env.id)
                 loop.ep_return += reward * valid
                 loop.ep_length += valid
                 done = (term | trunc) & valid
@@ -306,6 +325,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             for dst, src in ((buf.rewards, rew_np), (buf.terminated, term_np), (buf.truncated, trunc_np),
                              (buf.valid, valid_np), (buf.first, first_np)):
                 dst.copy_(torch.from_numpy(src))  # one transfer per rollout
+            if dkey:
+                buf.durations.copy_(torch.from_numpy(dur_np))
             with torch.no_grad():
                 first_t = buf.first[T] if agent.recurrent else None
                 buf.values[T] = agent(obs_t, loop.state, first_t).value

@@ -109,14 +109,17 @@ def reference_rates(seconds: float = 1.0, sync_envs: int = 1024) -> dict[str, di
     return refs
 
 
-def evaluate_targets(results: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
-    """Check every target in :data:`TARGETS` against ``results`` (an env id -> metrics mapping)."""
+def evaluate_targets(results: dict[str, dict[str, float]],
+                     targets: dict[str, list[tuple[str, float]]] | None = None) -> list[dict[str, Any]]:
+    """Check every target in ``targets`` (default :data:`TARGETS`) against ``results`` (an env id ->
+    metrics mapping). Other components keep their own tables in the same format, e.g. the trainer's
+    ``agents.bench.TRAINER_TARGETS`` over its metrics (steps/s and seconds to target vs SB3)."""
     checks = []
-    for env_id, targets in TARGETS.items():
+    for env_id, wanted in (TARGETS if targets is None else targets).items():
         if env_id not in results:
             continue
         metrics = dict(results[env_id])
-        for name, minimum in targets:
+        for name, minimum in wanted:
             if "/" in name:
                 a, b = name.split("/")
                 value = metrics[a] / metrics[b] if a in metrics and b in metrics else None
@@ -128,6 +131,31 @@ def evaluate_targets(results: dict[str, dict[str, float]]) -> list[dict[str, Any
 
 
 def machine_info() -> dict[str, Any]:
-    """Where the numbers were measured."""
+    """Where and when the numbers were measured, with the load average (1, 5, 15 min) at that time:
+    other processes on a shared machine slow every measurement."""
     return {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "numpy": np.__version__, "gymnasium": gym.__version__, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "numpy": np.__version__, "gymnasium": gym.__version__, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def merge_sections(path: str | os.PathLike, sections: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark JSON at ``path`` with ``sections`` replaced (others kept from the file, each with its
+    own machine info and time) and the combined ``targets`` list rebuilt; written atomically."""
+    import json
+    from pathlib import Path
+
+    data: dict[str, Any] = {}
+    if Path(path).is_file():
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            data = {}
+    data.update(sections)
+    targets = [{**c, "section": "envs"} for c in data.get("env_targets", [])]
+    targets += [{**c, "section": "trainer"} for c in (data.get("trainer") or {}).get("targets", [])]
+    for name, c in ((data.get("learning") or {}).get("checks") or {}).items():
+        targets.append({"env": c["env"], "metric": f"learning:{name}:{c['metric']}", "value": c["reached"],
+                        "target": c["target"], "rule": c["target_rule"], "ok": c["ok"], "section": "learning"})
+    data["targets"] = targets
+    write_json(data, path)
+    return data

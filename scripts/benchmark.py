@@ -1,8 +1,13 @@
-"""Benchmark every registered BrainSet env against references measured in the same run; write JSON.
+"""Benchmarks, written to one JSON file with the targets checked; print a summary.
 
-    python scripts/benchmark.py                       # all envs, ~1 s per measurement
+    python scripts/benchmark.py                       # env throughput: all envs, ~1 s per measurement
     python scripts/benchmark.py --envs Orientation    # ids containing a substring
-    python scripts/benchmark.py --seconds 0.2 --out runs/bench.json
+    python scripts/benchmark.py --learning            # learning checks: budgets, scores, time, steps/s
+    python scripts/benchmark.py --trainer [--quick]   # our trainer vs SB3 PPO: steps/s, time to target
+    python scripts/benchmark.py --full                # all three sections
+
+Each run replaces the sections it ran in --out (default runs/benchmark.json) and keeps the others
+(each section records its own time and load average); `targets` lists every checked target.
 """
 
 from __future__ import annotations
@@ -13,14 +18,8 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="*", default=None, help="substrings of the ids to benchmark (default: all)")
-    p.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
-    p.add_argument("--out", default="runs/benchmark.json", help="where to write the JSON")
-    p.add_argument("--sizes", type=int, nargs="*", default=None, help="native vector sizes (default 1 64 1024)")
-    args = p.parse_args(argv)
-
+def env_section(args: argparse.Namespace) -> dict:
+    """Throughput of every selected env against same-run references (brainset_envs.benchmark)."""
     from tqdm import tqdm
 
     import brainset_envs
@@ -36,9 +35,6 @@ def main(argv: list[str] | None = None) -> None:
     refs = bm.reference_rates(args.seconds, max(sizes))
     for env_id in results:  # same-run references as metrics, for ratio targets
         results[env_id]["minigrid"] = refs.get("MiniGrid-Empty-8x8-v0", {}).get("single", float("nan"))
-    checks = bm.evaluate_targets(results)
-    data = {"machine": bm.machine_info(), "envs": results, "references": refs, "targets": checks}
-    bm.write_json(data, args.out)
 
     sync = f"sync_{max(sizes)}"
     print(f"\n{'env':46s} {'single':>10s} " + " ".join(f"{'native_' + str(n):>13s}" for n in sizes)
@@ -46,10 +42,68 @@ def main(argv: list[str] | None = None) -> None:
     for env_id, m in {**results, **refs}.items():
         cells = " ".join(f"{m.get('native_' + str(n), float('nan')):13,.0f}" for n in sizes)
         print(f"{env_id:46s} {m['single']:10,.0f} {cells} {m.get(sync, float('nan')):10,.0f}")
+    return {"machine": bm.machine_info(), "envs": results, "references": refs,
+            "env_targets": bm.evaluate_targets(results)}
+
+
+def learning_section(args: argparse.Namespace) -> dict:
+    from agents.learning_report import learning_report
+
+    def show(name: str, c: dict) -> None:
+        print(f"  {name:18s} {c['metric']} {c['reached']:.3f} (untrained {c['untrained']:.3f}; target "
+              f"{c['target_rule']}) {c['steps']} steps, {c['train_seconds']:.1f} s, "
+              f"{c['steps_per_second']:,.0f} steps/s [{'ok' if c['ok'] else 'MISS'}]", flush=True)
+
+    print("learning checks (one thread):")
+    return {"learning": learning_report(args.checks, progress=show)}
+
+
+def trainer_section(args: argparse.Namespace) -> dict:
+    from agents.bench import trainer_report
+
+    def show(kind: str, env_id: str, e: dict) -> None:
+        if kind == "throughput":
+            print(f"  throughput {env_id}: ours {e['ours']['steps_per_second']:,.0f} steps/s, SB3 PPO "
+                  f"{e['sb3_ppo_defaults']['steps_per_second']:,.0f} steps/s: {e['ratio']:.1f}x", flush=True)
+        else:
+            bound = " (SB3 missed the target: a lower bound)" if e["speedup_is_lower_bound"] else ""
+            print(f"  time to target {env_id}: ours {e['ours_seconds']:.1f} s, SB3 PPO {e['sb3_seconds']:.1f} s: "
+                  f"{e['speedup']:.1f}x{bound}", flush=True)
+
+    print("trainer vs SB3 PPO (defaults), one thread:")
+    return {"trainer": trainer_report(quick=args.quick, seeds=(0,) if args.quick else (0, 1), progress=show)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--envs", nargs="*", default=None, help="substrings of the ids to benchmark (default: all)")
+    p.add_argument("--seconds", type=float, default=1.0, help="time per env measurement")
+    p.add_argument("--out", default="runs/benchmark.json", help="the JSON file to update")
+    p.add_argument("--sizes", type=int, nargs="*", default=None, help="native vector sizes (default 1 64 1024)")
+    p.add_argument("--learning", action="store_true", help="run the learning checks (agents.learning_report)")
+    p.add_argument("--checks", nargs="*", default=None,
+                   help="learning checks to run (default: all of agents.learning_report.CHECKS)")
+    p.add_argument("--trainer", action="store_true", help="our trainer vs SB3 PPO (agents.bench)")
+    p.add_argument("--full", action="store_true", help="env throughput, learning checks and trainer")
+    p.add_argument("--quick", action="store_true", help="smaller trainer budgets, one seed")
+    args = p.parse_args(argv)
+    run_envs = args.full or not (args.learning or args.trainer)
+    sections: dict = {}
+    if run_envs:
+        sections.update(env_section(args))
+    if args.learning or args.full:
+        sections.update(learning_section(args))
+    if args.trainer or args.full:
+        sections.update(trainer_section(args))
+
+    from brainset_envs.benchmark import merge_sections
+
+    data = merge_sections(args.out, sections)
     print("\ntargets:")
-    for c in checks:
+    for c in data["targets"]:
         v = "n/a" if c["value"] is None else f"{c['value']:,.2f}"
-        print(f"  [{'ok' if c['ok'] else 'MISS'}] {c['env']} {c['metric']} = {v} (target >= {c['target']:,})")
+        rule = c.get("rule") or f">= {c['target']:,}"
+        print(f"  [{'ok' if c['ok'] else 'MISS'}] {c['section']:8s} {c['env']} {c['metric']} = {v} ({rule})")
     print(f"\nwrote {args.out}")
 
 

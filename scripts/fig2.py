@@ -2,9 +2,13 @@
 
     python scripts/fig2.py --task digits            # all rules, writes runs/digits__fig2__0__<time>/
     python scripts/fig2.py --task digits --rules backprop,feedback_alignment --epochs 5 --no-assets
+    python scripts/fig2.py --env BrainSet/PatchForaging-v0                 # a fresh agent, one RL rollout
+    python scripts/fig2.py --checkpoint runs/<a training run folder>        # a trained agent, its env
 
-Writes fig2.json and fig2.png into a run folder under --runs-dir and copies the PNG to assets/fig2.png
-(the README figure) unless --no-assets.
+Writes fig2.json and fig2.png into a run folder under --runs-dir. With --task, the PNG is also copied to
+assets/fig2.png (the README figure) unless --no-assets. With --env or --checkpoint, each rule's update is
+measured on one rollout of the env (the run's objective, e.g. PPO's policy gradient + value loss)
+against backprop's gradient on the whole rollout, per layer of the agent (:mod:`agents.probes.fig2_env`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="digits", choices=["digits"], help="data set (digits: sklearn 8x8)")
+    p.add_argument("--env", help="measure on an RL rollout of this env instead (e.g. BrainSet/PatchForaging-v0)")
+    p.add_argument("--checkpoint", help="a trained agent (run folder or .pt) for --env mode; default: fresh")
+    p.add_argument("--num-envs", type=int, default=16, help="--env mode: envs in the rollout")
+    p.add_argument("--num-steps", type=int, default=32, help="--env mode: steps per env in the rollout")
+    p.add_argument("--batches", type=int, default=8, help="--env mode: minibatches the rollout is split into")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value",
+                   help="--env mode: config overrides of the agent (as in train.py), e.g. arch.name=mlp")
     p.add_argument("--rules", default=",".join(RULE_SETTINGS), help="comma-separated rule names")
     p.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma-separated")
     p.add_argument("--epochs", type=int, default=10, help="training epochs per rule")
@@ -35,11 +46,22 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(a.num_threads)
     rules = [r.strip() for r in a.rules.split(",") if r.strip()]
-    hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
-    result = run_fig2(a.task, rules, hidden, a.epochs, a.batch, a.seed, a.repeats, progress=print)
+    if a.env or a.checkpoint:
+        from agents.config import parse_override
+        from agents.probes.fig2_env import run_fig2_env
+
+        result = run_fig2_env(a.env, rules, a.checkpoint, a.num_envs, a.num_steps, a.batches, a.repeats,
+                              a.seed, [parse_override(o) for o in a.overrides], progress=print)
+        task, assets = result["task"], None
+    else:
+        if a.overrides:
+            raise SystemExit(f"config overrides {a.overrides} need --env or --checkpoint")
+        hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
+        result = run_fig2(a.task, rules, hidden, a.epochs, a.batch, a.seed, a.repeats, progress=print)
+        task, assets = a.task, None if a.no_assets else a.assets
     result["command"] = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
-    run_dir = Path(a.runs_dir) / run_dir_name(a.task, a.seed)
-    paths = save_fig2(result, run_dir, None if a.no_assets else a.assets)
+    run_dir = Path(a.runs_dir) / run_dir_name(task, a.seed)
+    paths = save_fig2(result, run_dir, assets)
     print("\n".join(summary_lines(result)))
     for path in paths:
         print(f"wrote {path}")

@@ -12,6 +12,7 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.vec_env import VecNormalize
 
 import brainset_envs
 from agents.sb3 import BrainSetExtractor, ppo_with_extractor
@@ -82,5 +83,8 @@ def test_rlzoo_hyperparameter_file_is_valid():
         h = dict(h)
         n_envs, n_timesteps, policy = h.pop("n_envs"), h.pop("n_timesteps"), h.pop("policy")
         assert n_envs >= 1 and n_timesteps > 0
-        model = PPO(policy, make_vec_env(env_id, n_envs=n_envs), device="cpu", **h)  # all PPO arguments
+        venv = make_vec_env(env_id, n_envs=n_envs)
+        if h.pop("normalize", False):  # rl-zoo3's VecNormalize switch (not a PPO argument)
+            venv = VecNormalize(venv, gamma=h.get("gamma", 0.99))
+        model = PPO(policy, venv, device="cpu", **h)  # the rest are PPO arguments
         assert model.n_steps == h["n_steps"]

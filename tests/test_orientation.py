@@ -109,3 +109,23 @@ def test_vector_env_batches_trials_with_different_orientations():
     assert np.all(r == 1.0) and np.all(term)
     obs3, r3, term3, _, info3 = envs.step(np.zeros(32, int))  # the autoreset step
     assert np.all(r3 == 0.0) and not term3.any() and np.all(info3["correct"] == -1)
+
+
+def test_status_line_shows_the_answered_trial_when_the_block_has_ended():
+    env = gym.make("BrainSet/OrientationDiscrimination-v0", render_mode="rgb_array")
+    _, info = env.reset(seed=0)
+    core, state = env.unwrapped.core, env.unwrapped.state
+    assert core.status_text(state, 0) == "trial 1/1   last: respond: CW or CCW"
+    env.step(info["label"])
+    before = {k: np.copy(v) for k, v in state.items()}
+    frame = env.render()
+    assert core.status_text(state, 0) == "trial 1/1 done   last: correct"  # was "trial 2/1"
+    assert frame.shape[2] == 3 and all(np.array_equal(before[k], state[k]) for k in before)  # draw is pure
+    block = gym.make("BrainSet/OrientationDiscrimination-v0", trials_per_episode=3)
+    _, info = block.reset(seed=1)
+    texts = []
+    for _ in range(3):
+        _, _, term, _, info = block.step(1 - info["label"])
+        texts.append(block.unwrapped.core.status_text(block.unwrapped.state, 0))
+    assert texts == ["trial 2/3   last: wrong", "trial 3/3   last: wrong",
+                     "trial 3/3 done   last: wrong"] and term

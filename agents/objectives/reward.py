@@ -6,6 +6,9 @@ Two forms:
 - ``algo='reinforce'``: REINFORCE with a baseline, advantage = Monte Carlo return - V(s) (GAE with
   lambda = 1); the simplest case, exact for one-step tasks. Use one epoch per rollout (it is on-policy).
 
+With ``env.duration_key`` set (semi-Markov tasks such as PatchForaging, whose steps last different
+task times), ``gamma`` is per unit of task time: a step of duration d is discounted by ``gamma ** d``.
+
 The reward is ``extrinsic * env reward + intrinsic`` (intrinsic rewards come from other objectives of the
 weighted sum), so ``reward`` with ``extrinsic: 0`` maximises intrinsic reward alone.
 """
@@ -20,8 +23,11 @@ from agents.rollout import Batch, Rollout, masked_mean
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
-        valid: torch.Tensor, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+        valid: torch.Tensor, gamma: float | torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimates and returns for (T, N) tensors; ``values`` has T+1 rows.
+
+    ``gamma`` is one discount per step, or a (T, N) tensor of per-step discounts (``gamma ** duration``
+    for semi-Markov steps of varying task time: ``delta = r + gamma_t V(s') - V(s)``).
 
     With NEXT_STEP autoreset, the observation after a truncated step is the episode's real last
     observation, so ``values[t+1]`` bootstraps it; a terminated step does not bootstrap; the reset steps
@@ -32,9 +38,11 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, t
     last = torch.zeros_like(rewards[0])
     not_term = 1.0 - terminated
     go_on = 1.0 - torch.maximum(terminated, truncated)
+    per_step = torch.is_tensor(gamma)
     for t in range(T - 1, -1, -1):
-        delta = rewards[t] + gamma * values[t + 1] * not_term[t] - values[t]
-        last = (delta + gamma * lam * go_on[t] * last) * valid[t]
+        g = gamma[t] if per_step else gamma
+        delta = rewards[t] + g * values[t + 1] * not_term[t] - values[t]
+        last = (delta + g * lam * go_on[t] * last) * valid[t]
         adv[t] = last
     return adv, adv + values[:-1]
 
@@ -61,8 +69,10 @@ class RewardObjective(Objective):
 
     def prepare(self, rollout: Rollout, agent) -> None:
         r = self.extrinsic * rollout.rewards + rollout.intrinsic
+        # Semi-Markov steps (env.duration_key): gamma is per unit of task time.
+        gamma = self.gamma if rollout.durations is None else torch.pow(self.gamma, rollout.durations)
         adv, ret = gae(r, rollout.values, rollout.terminated, rollout.truncated, rollout.valid,
-                       self.gamma, self.lam)
+                       gamma, self.lam)
         rollout.extras["advantages"], rollout.extras["returns"] = adv, ret
 
     def loss(self, batch: Batch, outputs) -> tuple[torch.Tensor, Metrics]:

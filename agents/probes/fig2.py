@@ -8,7 +8,6 @@ the PNG atomically. ``scripts/fig2.py`` is the command-line front end.
 
 from __future__ import annotations
 
-import io
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from torch import nn
 
 from agents.probes.gradients import bias_variance
 from agents.rules import RULES, get_rule
-from brainset_envs.core.files import atomic_path, write_json
+from brainset_envs.core.files import save_result_and_figure
 
 # Per rule: options of the rule and the SGD learning rate used to train it. Perturbation rules use one
 # noise draw per update (single-sample estimates, as in the figure) and a step small enough not to
@@ -161,26 +160,32 @@ def plot_fig2(result: dict[str, Any]):
     colours = plt.get_cmap("tab10")
     markers = ["o", "s", "D", "v", "P", "X"]
     layer_names: list[str] = []
+    two_states = False
     for i, (name, rec) in enumerate(result["rules"].items()):
         c = colours(i)
-        layers = [k for k in rec["layers"] if k != "all"]
-        for j, layer in enumerate(layers):
+        layers = [k for k in rec.get("layers", {}) if k != "all"]  # none: the rule refused the model
+        acc = rec.get("test_accuracy", {}).get("trained")
+        label = LABELS.get(name, name) + (f" (acc {acc:.2f})" if acc is not None else "")
+        labelled = False
+        for layer in layers:
             if layer not in layer_names:
                 layer_names.append(layer)
             m = markers[layer_names.index(layer) % len(markers)]
-            a, b = rec["layers"][layer]["init"], rec["layers"][layer]["trained"]
-            if a["variance"] is None or b["variance"] is None:
+            a, b = rec["layers"][layer].get("init"), rec["layers"][layer]["trained"]
+            if b["variance"] is None or b["bias_deg"] is None:
                 continue  # not resolved from the sampling noise: in the JSON only
-            xa, xb = max(a["variance"], 1e-4), max(b["variance"], 1e-4)
-            ax.annotate("", (xb, b["bias_deg"]), (xa, a["bias_deg"]),
-                        arrowprops={"arrowstyle": "->", "color": c, "alpha": 0.35, "lw": 0.8})
-            ax.scatter([xa], [a["bias_deg"]], marker=m, facecolors="none", edgecolors=c, s=36, lw=1.0)
+            xb = max(b["variance"], 1e-4)
+            if a is not None and a["variance"] is not None and a["bias_deg"] is not None:
+                two_states = True
+                xa = max(a["variance"], 1e-4)
+                ax.annotate("", (xb, b["bias_deg"]), (xa, a["bias_deg"]),
+                            arrowprops={"arrowstyle": "->", "color": c, "alpha": 0.35, "lw": 0.8})
+                ax.scatter([xa], [a["bias_deg"]], marker=m, facecolors="none", edgecolors=c, s=36, lw=1.0)
             if name in STOCHASTIC and b["bias_raw_deg"] > b["bias_deg"] + 1:
                 ax.plot([xb, xb], [b["bias_deg"], b["bias_raw_deg"]], color=c, alpha=0.3, lw=2.5,
                         solid_capstyle="round")
-            ax.scatter([xb], [b["bias_deg"]], marker=m, color=c, s=44,
-                       label=f"{LABELS.get(name, name)} (acc {rec['test_accuracy']['trained']:.2f})"
-                       if j == 0 else None)
+            ax.scatter([xb], [b["bias_deg"]], marker=m, color=c, s=44, label=None if labelled else label)
+            labelled = True
     ax.set_xscale("log")
     ax.set_ylim(-3, 100)
     ax.set_xlabel("variance of single-batch updates  E|u - E u|^2 / |E u|^2")
@@ -190,8 +195,9 @@ def plot_fig2(result: dict[str, Any]):
     for k, layer in enumerate(layer_names):
         handles.append(plt.Line2D([], [], ls="", marker=markers[k % len(markers)], color="black"))
         labels.append(f"layer: {layer}")
-    handles.append(plt.Line2D([], [], ls="", marker="o", markerfacecolor="none", color="black"))
-    labels.append("hollow: at init, filled: trained")
+    if two_states:
+        handles.append(plt.Line2D([], [], ls="", marker="o", markerfacecolor="none", color="black"))
+        labels.append("hollow: at init, filled: trained")
     handles.append(plt.Line2D([], [], color="black", alpha=0.3, lw=2.5))
     labels.append("noisy rules: up to the raw angle\nof the mean (noise-inflated)")
     ax.legend(handles, labels, fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
@@ -202,21 +208,7 @@ def plot_fig2(result: dict[str, Any]):
 
 def save_fig2(result: dict[str, Any], run_dir: str | Path, assets_png: str | Path | None = None) -> list[Path]:
     """Write ``fig2.json`` and ``fig2.png`` into ``run_dir`` (and the PNG to ``assets_png``), atomically."""
-    import matplotlib.pyplot as plt
-
-    run_dir = Path(run_dir)
-    write_json(result, run_dir / "fig2.json")
-    fig = plot_fig2(result)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    paths = [run_dir / "fig2.json", run_dir / "fig2.png"]
-    if assets_png is not None:
-        paths.append(Path(assets_png))
-    for p in paths[1:]:
-        with atomic_path(p) as tmp, open(tmp, "wb") as f:
-            f.write(buf.getvalue())
-    return paths
+    return save_result_and_figure(result, plot_fig2(result), run_dir, "fig2", assets_png)
 
 
 def run_dir_name(task: str, seed: int) -> str:
@@ -228,10 +220,13 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     """One line per rule and layer: bias and variance after training."""
     lines = []
     for name, rec in result["rules"].items():
-        for layer, d in rec["layers"].items():
-            t, i = d["trained"], d["init"]
+        if "unsupported" in rec:
+            lines.append(f"{name:26s} not measured: {rec['unsupported']}")
+        for layer, d in rec.get("layers", {}).items():
+            t, i = d["trained"], d.get("init")
+            init = f"(init {_fmt(i['bias_deg'], '5.1f')})  " if i is not None else ""
             lines.append(f"{name:26s} {layer:8s} bias {_fmt(t['bias_deg'], '6.1f')} deg "
-                         f"(init {_fmt(i['bias_deg'], '5.1f')})  variance {_fmt(t['variance'], '9.3g')}"
+                         f"{init}variance {_fmt(t['variance'], '9.3g')}"
                          f"  raw bias {t['bias_raw_deg']:5.1f} deg  n {t['n_estimates']}")
     return lines
 

@@ -22,16 +22,22 @@ PERIOD = 180.0  # orientation is periodic in 180 deg
 
 def grating_batch(orientations_deg: np.ndarray, n_repeats: int, size: int = 64, sf: float = 0.08,
                   contrast: float = 0.5, noise_std: float = 0.25, channels: int = 1,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  seed: int = 0, phases: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Noisy Gabors with random phase, ``n_repeats`` per orientation, exactly as the env draws them.
 
     Returns (images (K * R, size, size, channels) uint8, orientation of each image). With ``channels`` = 2
-    (the pair design) the same grating fills both frames.
+    (the pair design) the same grating fills both frames. ``phases`` = P: instead of random phases the
+    repeats of each orientation cycle through P evenly spaced phases, so that with ``n_repeats`` a
+    multiple of P (and ``noise_std`` 0) the mean over repeats is the exact phase-averaged response.
     """
     check_int("n_repeats", n_repeats, 1)
     rng = np.random.default_rng(seed)
     theta = np.repeat(np.asarray(orientations_deg, dtype=np.float64), n_repeats)
-    phase = rng.uniform(0.0, 2 * np.pi, len(theta))
+    if phases is None:
+        phase = rng.uniform(0.0, 2 * np.pi, len(theta))
+    else:
+        check_int("phases", phases, 1)
+        phase = np.tile(np.arange(n_repeats) % phases * (2 * np.pi / phases), len(theta) // n_repeats)
     img = render_gabors(_BasisCache(size, sf), theta, phase, contrast, noise_std, rng).reshape(-1, size, size, 1)
     return np.repeat(img, channels, axis=-1), theta
 
@@ -90,6 +96,20 @@ class Tuning:
         z = (f * np.exp(1j * ang)[:, None]).sum(axis=0)
         return (np.rad2deg(np.angle(z)) / 2) % PERIOD
 
+    def smoothed(self, harmonics: int) -> Tuning:
+        """This tuning with every repeat's curve projected on a Fourier series in 2*theta up to
+        ``harmonics`` (least squares over the grid), which averages the noise of neighbouring
+        orientations before slopes are taken. Needs a uniform grid over the whole 180 deg."""
+        check_int("harmonics", harmonics, 0)
+        n = len(self.orientations)
+        if n < 2 * harmonics + 1:
+            raise ValueError(f"harmonics={harmonics} needs at least {2 * harmonics + 1} orientations, got {n}")
+        ang = np.deg2rad(self.orientations) * 2
+        basis = [np.ones(n)] + [f(h * ang) for h in range(1, harmonics + 1) for f in (np.cos, np.sin)]
+        b = np.stack(basis, 1)  # (K, 2H+1)
+        proj = b @ np.linalg.pinv(b)  # (K, K) projection onto the series
+        return Tuning(self.orientations, np.einsum("kj,jru->kru", proj, self.responses))
+
     def fisher_information(self, theta0: float, ridge: float = 1e-3, bias_correct: bool = True) -> float:
         """Linear Fisher information f'^T Sigma^-1 f' of the population at theta0 (per deg^2).
 
@@ -126,27 +146,43 @@ def measure_tuning(activation_fn: ActivationFn, orientations_deg: np.ndarray | N
 
 
 def tuning_change(before: dict[str, Tuning], after: dict[str, Tuning], theta0: float,
-                  bins_deg: tuple[float, ...] = (0, 6, 12, 20, 30, 45, 90)) -> dict[str, dict]:
+                  bins_deg: tuple[float, ...] = (0, 6, 12, 20, 30, 45, 90),
+                  exclude_silent: bool = True) -> dict[str, dict]:
     """After/before ratios per stage (the Fig. 4 metric): median normalised slope at theta0, median
     amplitude, Fisher information; and the slope ratio binned by |preferred - theta0| (Schoups' plot),
-    binned by each unit's preferred orientation before learning."""
+    binned by each unit's preferred orientation before learning.
+
+    ``exclude_silent``: the medians skip units that never respond (peak of the mean curve <= 0) before or
+    after learning, as an electrode only records responsive cells (ReLU nets have many silent centre
+    units, whose normalised slope is undefined). ``n_units`` / ``n_responsive`` report how many.
+    """
     out = {}
     for stage in before:
         b, a = before[stage], after[stage]
-        sb, sa = b.normalised_slope(theta0), a.normalised_slope(theta0)
-        dist = np.abs((b.preferred() - theta0 + PERIOD / 2) % PERIOD - PERIOD / 2)
+        keep = np.ones(b.mean.shape[1], bool)
+        if exclude_silent:
+            keep = (b.mean.max(axis=0) > 1e-9) & (a.mean.max(axis=0) > 1e-9)
+        sb, sa = b.normalised_slope(theta0)[keep], a.normalised_slope(theta0)[keep]
+        dist = np.abs((b.preferred()[keep] - theta0 + PERIOD / 2) % PERIOD - PERIOD / 2)
         binned = []
         for lo, hi in zip(bins_deg[:-1], bins_deg[1:], strict=True):
             sel = (dist >= lo) & (dist < hi)
             binned.append(float(np.median(sa[sel]) / np.median(sb[sel])) if sel.any() and np.median(sb[sel]) > 0
                           else float("nan"))
         out[stage] = {
-            "slope_ratio": _ratio(np.median(sa), np.median(sb)),
-            "amplitude_ratio": _ratio(np.median(a.amplitude()), np.median(b.amplitude())),
-            "fisher_ratio": _ratio(a.fisher_information(theta0), b.fisher_information(theta0)),
+            "slope_ratio": _ratio(np.median(sa), np.median(sb)) if keep.any() else float("nan"),
+            "amplitude_ratio": _ratio(np.median(a.amplitude()[keep]), np.median(b.amplitude()[keep]))
+            if keep.any() else float("nan"),
+            "fisher_ratio": _ratio(_subset(a, keep).fisher_information(theta0),
+                                   _subset(b, keep).fisher_information(theta0)) if keep.any() else float("nan"),
             "slope_ratio_by_preference": {"bins_deg": list(bins_deg), "ratio": binned},
+            "n_units": int(len(keep)), "n_responsive": int(keep.sum()),
         }
     return out
+
+
+def _subset(t: Tuning, units: np.ndarray) -> Tuning:
+    return Tuning(t.orientations, t.responses[:, :, units])
 
 
 def _ratio(a: float, b: float) -> float:

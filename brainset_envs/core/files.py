@@ -39,3 +39,23 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def save_result_and_figure(result: Any, fig: Any, out_dir: str | os.PathLike, stem: str,
+                           extra_png: str | os.PathLike | None = None) -> list[Path]:
+    """Write ``<stem>.json`` (``result``) and ``<stem>.png`` (a matplotlib figure, closed afterwards) into
+    ``out_dir``, and the PNG also to ``extra_png`` when given (e.g. a README asset); all atomically.
+    Returns the written paths, JSON first."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    write_json(result, out_dir / f"{stem}.json")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    paths = [out_dir / f"{stem}.json", out_dir / f"{stem}.png"] + ([Path(extra_png)] if extra_png else [])
+    for path in paths[1:]:
+        atomic_write_bytes(path, buf.getvalue())
+    return paths

@@ -108,6 +108,16 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
     raise TypeError(f"unsupported action space {space}")
 
 
+def _start_episodes(core: TaskCore, state: State, seed: int | None, options: dict[str, Any] | None,
+                    rng: np.random.Generator) -> None:
+    """What both envs do on reset: a seeded reset restarts the experiment, options apply, all envs start."""
+    if seed is not None:
+        core.restart(state)
+    if options:
+        core.apply_options(state, options)
+    core.reset(state, None, rng)
+
+
 def _scalar_info(info: dict[str, np.ndarray]) -> dict[str, Any]:
     return {k: v[0].item() for k, v in info.items()}
 
@@ -145,11 +155,7 @@ class TaskEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self.core.restart(self.state)
-        if options:
-            self.core.apply_options(self.state, options)
-        self.core.reset(self.state, None, self.np_random)
+        _start_episodes(self.core, self.state, seed, options, self.np_random)
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()
@@ -251,11 +257,7 @@ class TaskVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self.core.restart(self.state)
-        if options:
-            self.core.apply_options(self.state, options)
-        self.core.reset(self.state, None, self.np_random)
+        _start_episodes(self.core, self.state, seed, options, self.np_random)
         self._autoreset[:] = False
         self._needs_reset = False
         return self.core.observe(self.state), self._info()

@@ -395,6 +395,7 @@ class EmpowermentGridEnv(TaskEnv):
     """
 
     core_class = EmpowermentGridCore
+    play_keys: ClassVar[dict[str, int]] = {"up": 0, "down": 1, "right": 2, "left": 3, "space": 4, "t": 5}
 
     def true_empowerment(self, n: int | None = None, noise: float | None = None, sensor: str = "position",
                          boxes: tuple[int, ...] | None = None) -> np.ndarray:

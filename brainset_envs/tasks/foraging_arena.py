@@ -343,6 +343,13 @@ class ForagingArenaEnv(TaskEnv):
     """
 
     core_class = ForagingArenaCore
+    play_keys: ClassVar[dict[str, int]] = {"up": 0, "down": 1, "right": 2, "left": 3, "space": 4}
+
+    def oracle_action(self) -> int:
+        """The scripted reference forager's action now (ground truth for scoring and recording)."""
+        from brainset_envs.analysis.arena import forager_actions
+
+        return int(forager_actions(self.core, self.state)[0])
 
 
 class ForagingArenaVectorEnv(TaskVectorEnv):

@@ -55,13 +55,12 @@ class _BasisCache:
         self._d: dict[float, np.ndarray] = {}
 
     def get_one(self, o: float) -> np.ndarray:
-        """Basis (3, size*size) of one orientation; rows: cosine Gabor, sine Gabor, ones (mean grey)."""
+        """Basis (2, size*size) of one orientation; rows: cosine Gabor, sine Gabor."""
         b = self._d.get(o)
         if b is None:
             if len(self._d) >= self.max_entries:
                 self._d.clear()
-            b = np.ones((3, self.size * self.size), np.float32)
-            b[:2] = gabor_basis(self.size, o, self.sf).reshape(2, -1)
+            b = gabor_basis(self.size, o, self.sf).reshape(2, -1).astype(np.float32)
             self._d[o] = b
         return b
 
@@ -70,40 +69,46 @@ class _BasisCache:
         uniq, inv = np.unique(orientations, return_inverse=True)
         out = np.empty((len(uniq), 2, self.size * self.size), dtype=np.float32)
         for j, o in enumerate(uniq.tolist()):
-            out[j] = self.get_one(o)[:2]
+            out[j] = self.get_one(o)
         return out, inv.reshape(-1)
+
+
+_CHUNK_PIXELS = 128 * 64 * 64  # images rendered per pass: ~2 MB of float32 work arrays
 
 
 def render_gabors(cache: _BasisCache, orientation: np.ndarray, phase: np.ndarray, contrast: float,
                   noise_std: float, rng: np.random.Generator) -> np.ndarray:
-    """A batch of noisy Gabors as uint8, shape (n, size*size): one noise draw per pixel, one BLAS call.
-    Noise comes from :func:`standard_normal_f32` (Box-Muller on the passed generator).
+    """A batch of noisy Gabors as uint8, shape (n, size*size): one noise draw per pixel (Box-Muller on the
+    passed generator, :func:`standard_normal_f32`), then each orientation group's Gabors added in place.
 
-    pixel = 128 + 127.5 * (contrast * gabor + noise_std * N(0, 1)), clipped to [0, 255].
+    pixel = 128 + 127.5 * (contrast * gabor + noise_std * N(0, 1)), clipped to [0, 255]. Plain
+    elementwise numpy, no BLAS call: a multi-threaded BLAS stalls here when other work (a torch learner,
+    other processes) competes for the cores.
     """
     n = len(orientation)
+    chunk = max(1, _CHUNK_PIXELS // (cache.size * cache.size))
+    if n > chunk:  # work in cache-sized chunks: large batches are memory-bound otherwise
+        images = np.empty((n, cache.size * cache.size), dtype=np.uint8)
+        for i in range(0, n, chunk):
+            images[i : i + chunk] = render_gabors(cache, orientation[i : i + chunk], phase[i : i + chunk],
+                                                  contrast, noise_std, rng)
+        return images
     scale = np.float32(127.5 * contrast)
-    if n == 1:  # single-env fast path: no batching machinery
-        b = cache.get_one(float(orientation[0]))
-        out = standard_normal_f32(rng, (1, cache.size * cache.size), 127.5 * noise_std)
-        p = float(phase[0])
-        out += np.array([scale * np.cos(p), -scale * np.sin(p), 128.0], np.float32) @ b
-        np.minimum(out, 255.0, out=out)
-        np.maximum(out, 0.0, out=out)
-        return out.astype(np.uint8)
-    bases, idx = cache.get(orientation)
-    u = len(bases)
     out = standard_normal_f32(rng, (n, cache.size * cache.size), 127.5 * noise_std)
-    # coef @ basis gives each row its own orientation and phase; the last column adds the mean grey.
-    coef = np.zeros((n, 2 * u + 1), dtype=np.float32)
-    rows = np.arange(n)
-    coef[rows, 2 * idx] = 127.5 * contrast * np.cos(phase)
-    coef[rows, 2 * idx + 1] = -127.5 * contrast * np.sin(phase)
-    coef[:, -1] = 128.0
-    mat = np.empty((2 * u + 1, out.shape[1]), dtype=np.float32)
-    mat[:-1] = bases.reshape(2 * u, -1)
-    mat[-1] = 1.0
-    out += coef @ mat
+    out += np.float32(128.0)
+    cos_p = (scale * np.cos(phase)).astype(np.float32)[:, None]
+    sin_p = (-scale * np.sin(phase)).astype(np.float32)[:, None]
+    if n == 1:  # single-env fast path: no grouping machinery
+        b = cache.get_one(float(orientation[0]))
+        out += cos_p * b[0]
+        out += sin_p * b[1]
+    else:
+        bases, idx = cache.get(orientation)
+        for j in range(len(bases)):
+            rows = np.flatnonzero(idx == j)
+            block = cos_p[rows] * bases[j, 0]
+            block += sin_p[rows] * bases[j, 1]
+            out[rows] += block
     np.minimum(out, 255.0, out=out)
     np.maximum(out, 0.0, out=out)
     return out.astype(np.uint8)
@@ -262,9 +267,17 @@ class OrientationCore(TaskCore):
             colour = {1: (40, 200, 60), 0: (220, 50, 50)}.get(corr, (200, 200, 60))
             pygame.draw.rect(surf, colour, pygame.Rect(0, 0, surf.get_width(), 256), 6)
         surf.fill((20, 20, 24), pygame.Rect(0, 256, surf.get_width(), 40))
+        surf.blit(canvas.font(20).render(self.status_text(state, i), True, (230, 230, 230)), (8, 266))
+
+    def status_text(self, state: State, i: int) -> str:
+        """The frame's status line for env ``i``: the trial on screen (the one being shown, or, once the
+        block has ended, the last one answered) and the feedback on the last response."""
+        corr, resp, answered = int(state["correct"][i]), int(state["response"][i]), int(state["trial"][i])
         words = {1: "correct", 0: "wrong", -1: "abstained"}[corr] if resp >= 0 else "respond: CW or CCW"
-        line = f"trial {int(state['trial'][i]) + 1}/{self.trials_per_episode}   last: {words}"
-        surf.blit(canvas.font(20).render(line, True, (230, 230, 230)), (8, 266))
+        n = self.trials_per_episode
+        if answered >= n:  # a finished block keeps showing its last trial, now answered
+            return f"trial {n}/{n} done   last: {words}"
+        return f"trial {answered + 1}/{n}   last: {words}"
 
 
 class OrientationDiscriminationEnv(TaskEnv):
