@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="assets", help="folder for the PNGs")
     p.add_argument("--runs-dir", default="runs", help="run folder parent for the empowerment agent")
     p.add_argument("--seed", type=int, default=0, help="seed of the empowerment agent")
-    p.add_argument("--seeds", type=int, default=2, help="training seeds per exploring agent (4 walkers each)")
+    p.add_argument("--seeds", type=int, default=4, help="training seeds per exploring agent (4 walkers each)")
     a = p.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -91,9 +91,12 @@ def test_bonus_of_a_familiar_state_is_below_half_the_bonus_of_a_novel_one(name):
 
 
 def test_curiosity_explores_four_rooms_better_than_a_random_walk():
-    """21 x 21 four rooms (328 cells), no extrinsic reward, 3000 steps from a corner."""
+    """21 x 21 four rooms (328 cells), no extrinsic reward, 3000 steps from a corner.
+
+    Measured: curiosity 0.828 (seeds 0-3; 0.782 for seeds 4-7) vs random walk 0.669, about 1.2x; the
+    issue's 1.3x (reference 90% vs 62%) is not reached by this on-policy agent (see the README)."""
     cov = []
-    for seed in (0, 1):  # 2 x 4 walkers, each trained from scratch for its 3000 steps
+    for seed in range(4):  # 4 x 4 walkers, each group trained from scratch for its 3000 steps
         cfg = _cfg("curiosity", "{layout: four_rooms_21, start: [1, 1], max_steps: 3000}", 4, 3000, seed,
                    *TABULAR, "objective.kwargs={reward: {ent_coef: 0.03}}")
         _, rec = train_and_record(cfg)
@@ -137,3 +140,20 @@ def test_predictive_alone_trains_the_shared_encoder():
     fc1 = lambda a: a.encoder.part.mlp.layers["fc1"].weight  # noqa: E731
     assert not torch.allclose(fc1(res.agent), fc1(agent0))
     assert torch.equal(res.agent.policy.weight, agent0.policy.weight)
+
+
+def test_visit_recorder_copies_each_rollout():
+    """The trainer reuses one rollout buffer: the recorder must keep copies, not views of it."""
+    from types import SimpleNamespace
+
+    from agents.probes.intrinsic import VisitRecorder
+
+    rec = VisitRecorder(lambda obs: obs.clone())
+    buf = SimpleNamespace(obs=torch.zeros(3, 1, dtype=torch.long), actions=torch.zeros(2, 1, dtype=torch.long),
+                          valid=torch.ones(2, 1))
+    for k in range(2):
+        buf.obs[:] = torch.tensor([[k], [k + 10], [k + 20]])
+        buf.actions[:] = k
+        rec.intrinsic_reward(buf)
+    assert rec.action_trajectories().tolist() == [[0, 0, 1, 1]]
+    assert rec.trajectories().tolist() == [[0, 10, 20, 11, 21]]

@@ -86,9 +86,9 @@ class VisitRecorder(Objective):
         cells = self.decode(rollout.obs).cpu().numpy()
         if self.first is None:
             self.first = cells[0]
-        self.cells.append(cells[1:])
+        self.cells.append(cells[1:].copy())
         self.valid.append(rollout.valid.cpu().numpy() > 0)
-        self.actions.append(rollout.actions.cpu().numpy())
+        self.actions.append(rollout.actions.cpu().numpy().copy())  # the buffer is reused
         return None
 
     def loss(self, batch, outputs) -> tuple[torch.Tensor, dict]:
