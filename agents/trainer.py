@@ -411,6 +411,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
         envs.close()
         eval_envs.close()
 
+    if run_dir is not None:  # objectives' own figures (e.g. the learned empowerment map)
+        objective.write_outputs(agent, run_dir, cfg)
     if run_dir is not None and r.video:
         record_video(agent, cfg.env.id, cfg.env.kwargs, run_dir / "video.mp4", r.video_episodes, r.seed,
                      r.video_max_frames)

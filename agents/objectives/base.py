@@ -8,7 +8,14 @@ An objective may:
   computed (prediction-error curiosity, empowerment, ...);
 - ``prepare(rollout, agent)``: add per-transition fields to ``rollout.extras`` once per rollout
   (advantages and returns for the reward objective); minibatches carry them;
-- ``loss(batch, outputs)``: return (scalar loss, metrics) for a minibatch and the agent's outputs on it.
+- ``loss(batch, outputs)``: return (scalar loss, metrics) for a minibatch and the agent's outputs on it;
+- ``write_outputs(agent, run_dir, cfg)``: write figures or tables into the run folder after training.
+
+An objective whose intrinsic reward must be maximised by the policy sets ``needs_policy``; one that
+trains the policy on rewards (``reward``) sets ``drives_policy``. When a spec has terms that need a
+policy and none that drives one (``"curiosity"``, ``"empowerment"``), :func:`get_objective` adds
+``reward`` with ``extrinsic: 0`` (options: the objective's ``policy_defaults``, then ``kwargs['reward']``),
+so intrinsic-only agents need no trainer change.
 
 Strings like ``"reward+0.1*predictive"`` build a :class:`WeightedSum`: each term's loss and intrinsic
 reward are scaled by its weight.
@@ -32,6 +39,9 @@ class Objective:
     """Base class. Subclasses set ``name`` and override what they use."""
 
     name: str = "base"
+    needs_policy: bool = False  # its intrinsic reward must be maximised by a policy-gradient term
+    drives_policy: bool = False  # it is such a term (trains the policy on extrinsic + intrinsic reward)
+    policy_defaults: dict = {}  # options for the policy term added for it (see get_objective)
 
     def build(self, agent: nn.Module) -> None:
         """Add heads this objective needs to ``agent.aux`` (called once, before training)."""
@@ -53,6 +63,9 @@ class Objective:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+    def write_outputs(self, agent: nn.Module, run_dir: Any, cfg: Any) -> None:
+        """Write figures or tables into the run folder ``run_dir`` once training has ended."""
 
 
 class WeightedSum(Objective):
@@ -96,6 +109,10 @@ class WeightedSum(Objective):
         for i, (_, o) in enumerate(self.terms):
             o.load_state_dict(state.get(f"{i}:{o.name}", {}))
 
+    def write_outputs(self, agent: nn.Module, run_dir: Any, cfg: Any) -> None:
+        for _, o in self.terms:
+            o.write_outputs(agent, run_dir, cfg)
+
 
 _OBJECTIVES: dict[str, Callable[..., Objective]] = {}
 
@@ -135,12 +152,24 @@ def get_objective(spec: str, kwargs: dict[str, dict] | None = None) -> WeightedS
 
     kwargs = kwargs or {}
     terms = []
+    names = [name for _, name in parse_spec(spec)]
     for w, name in parse_spec(spec):
         if name not in _OBJECTIVES:
             raise ValueError(f"objective {name!r} (in {spec!r}) is not known; available: "
                              f"{available_objectives()}")
         terms.append((w, _OBJECTIVES[name](**(kwargs.get(name) or {}))))
-    unused = set(kwargs) - {n for _, n in parse_spec(spec)}
-    if unused:
-        raise ValueError(f"objective.kwargs names {sorted(unused)}, which are not in objective={spec!r}")
+    if any(o.needs_policy for _, o in terms) and not any(o.drives_policy for _, o in terms):
+        # an intrinsic reward with nothing to maximise it: add the policy gradient on it alone
+        opts: dict = {"extrinsic": 0.0}
+        for _, o in terms:
+            opts.update(o.policy_defaults)
+        opts.update(kwargs.get("reward") or {})
+        terms.append((1.0, _OBJECTIVES["reward"](**opts)))
+        names.append("reward")
+    # options of registered objectives that this spec does not use are ignored (per-env defaults set the
+    # reward's options, and `--objective predictive` must still run there); unknown names are errors
+    unknown = set(kwargs) - set(names) - set(_OBJECTIVES)
+    if unknown:
+        raise ValueError(f"objective.kwargs names {sorted(unknown)}, which are not registered objectives "
+                         f"(objective={spec!r}; available: {available_objectives()})")
     return WeightedSum(terms)

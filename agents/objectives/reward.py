@@ -51,6 +51,7 @@ class RewardObjective(Objective):
     """Policy gradient on (extrinsic + intrinsic) reward with a learned value baseline."""
 
     name = "reward"
+    drives_policy = True
 
     def __init__(self, algo: str = "ppo", gamma: float = 0.99, gae_lambda: float = 0.95,
                  clip_coef: float = 0.2, vf_coef: float = 0.5, ent_coef: float = 0.01,
