@@ -56,6 +56,13 @@ class _Kill(Exception):
     ("BrainSet/OrientationDiscriminationEasy-v0", [*TINY_CONV, "train.total_steps=256"]),
     ("CartPole-v1", ["arch.name=mlp+gru", "arch.core_hidden=8", "arch.mlp_hidden=[16]", "env.num_envs=4",
                      "train.num_steps=16", "train.bptt_len=8", "train.total_steps=384"]),
+    # intrinsic objectives keep state between updates (visit counts, running statistics, the empowerment
+    # replay memory and warmup count): resumed past the warmup, the frozen memory must come back
+    ("BrainSet/EmpowermentGrid-v0", ["objective.spec=empowerment+0.5*count", "arch.mlp_hidden=[16]",
+                                     "objective.kwargs={empowerment: {n: 2, warmup: 100, replay: 64, hidden: [16]}}",
+                                     "env.num_envs=4", "train.num_steps=16", "train.total_steps=384"]),
+    ("BrainSet/EmpowermentGrid-v0", ["objective.spec=curiosity+rnd", "arch.mlp_hidden=[16]", "env.num_envs=4",
+                                     "train.num_steps=16", "train.total_steps=384"]),
 ])
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, env_id, extra):
     cfg = _cfg(env_id, tmp_path / "a", *extra, "run.eval_every=64", "run.eval_episodes=6",

@@ -48,7 +48,8 @@ when the objective string has none. Needs a Discrete action space. Options: ``n`
 ``hidden`` (head layers, [256]), ``intrinsic`` (reward weight, 1), ``normalize`` ('center'),
 ``pessimism`` (kappa, 0.5), ``replay`` (windows kept, 20000; 0: none), ``warmup`` (env steps before the
 reward is paid, 30000), ``source_coef`` (weight of the u regressions, 1), ``max_sequences`` (refuse |A|^n
-above this, 4096). The replay memory is not checkpointed (a resumed run refills it).
+above this, 4096). Checkpoints carry the replay memory and the warmup count, so a resumed run continues
+exactly.
 """
 
 from __future__ import annotations
@@ -331,10 +332,24 @@ class EmpowermentObjective(Objective):
         return decoder_loss + self.source_coef * source_loss, metrics
 
     def state_dict(self) -> dict:
-        return {"stats": self.stats.state_dict()}
+        """Everything a resumed run needs to continue exactly: running statistics, the warmup count, the
+        replay memory and its sampling generator."""
+        out = {"stats": self.stats.state_dict(), "seen": self.seen}
+        if getattr(self, "_gen", None) is not None:
+            out["generator"] = self._gen.get_state()
+        if self._memory is not None:
+            out["memory"] = self._memory
+            out["memory_count"] = self._count
+        return out
 
     def load_state_dict(self, state: dict) -> None:
         self.stats.load_state_dict(state.get("stats", {}))
+        self.seen = int(state.get("seen", 0))
+        if "generator" in state and getattr(self, "_gen", None) is not None:
+            self._gen.set_state(state["generator"])
+        self._memory = state.get("memory")
+        self._count = int(state.get("memory_count", 0))
+        self._filled = min(self._count, self.replay)
 
     def write_outputs(self, agent: nn.Module, run_dir, cfg) -> None:
         """On grid worlds with exact empowerment: the learned map beside the exact one
