@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from agents.config import parse_override, resolve_config
+from agents.intrinsic_report import EMPOWERMENT, ROOM, config
 from agents.objectives import get_objective
 from agents.objectives.empowerment import EmpowermentObjective
 from agents.probes.intrinsic import empowerment_comparison, exact_bound_map, late_occupancy
@@ -16,7 +17,6 @@ from agents.trainer import train
 
 QUIET = ["run.runs_dir=", "run.progress=false", "run.video=false", "run.eval_episodes=1", "run.eval_envs=1",
          "run.eval_every=0", "run.checkpoint_every=0"]
-ROOM = "{layout: open, size: 10, observation: coords, empowerment_n: 3}"
 
 
 def _cfg(*extra, env=ROOM):
@@ -77,8 +77,7 @@ def test_untrained_estimate_starts_at_zero_and_the_exact_bound_is_below_the_trut
 def test_learned_empowerment_tracks_the_exact_map_stays_below_it_and_drives_the_agent():
     """10 x 10 room, n = 3: rank correlation with the exact map > 0.8 over cells, never more than 0.1 bits
     above it, and the agent driven by it spends > 80% of its late steps in the top-10% cells."""
-    cfg = _cfg("env.num_envs=16", "train.total_steps=100000", "train.lr=0.001", "train.anneal_lr=false",
-               "arch.mlp_hidden=[128, 128]", "objective.kwargs={reward: {ent_coef: 0.03}}")
+    cfg = config(EMPOWERMENT)  # the README figure's configuration
     res = train(cfg)
     emp = EmpowermentObjective(**cfg.objective.kwargs.get("empowerment", {})).attach(res.agent)
     env = gym.make(cfg.env.id, **cfg.env.kwargs)

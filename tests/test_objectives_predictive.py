@@ -8,14 +8,12 @@ import pytest
 import torch
 
 from agents.config import parse_override, resolve_config
+from agents.intrinsic_report import AGENTS, TABULAR, explore_config
 from agents.objectives import get_objective
 from agents.probes.intrinsic import cell_observations, train_and_record
 from agents.runs import build_components
 from brainset_envs.analysis.empowerment import exploration_metrics, run_reference_policy
 
-# On-policy curiosity needs optimism (centred rewards) and fast per-state learning: a tabular policy and
-# value (no hidden layers on the one-hot cell) with lr 0.01; see the README's intrinsic-motivation section.
-TABULAR = ["arch.mlp_hidden=[]", "train.lr=0.01", "train.anneal_lr=false"]
 QUIET = ["run.runs_dir=", "run.progress=false", "run.video=false", "run.eval_episodes=1", "run.eval_envs=1",
          "run.eval_every=0", "run.checkpoint_every=0"]
 
@@ -97,9 +95,7 @@ def test_curiosity_explores_four_rooms_better_than_a_random_walk():
     issue's 1.3x (reference 90% vs 62%) is not reached by this on-policy agent (see the README)."""
     cov = []
     for seed in range(4):  # 4 x 4 walkers, each group trained from scratch for its 3000 steps
-        cfg = _cfg("curiosity", "{layout: four_rooms_21, start: [1, 1], max_steps: 3000}", 4, 3000, seed,
-                   *TABULAR, "objective.kwargs={reward: {ent_coef: 0.03}}")
-        _, rec = train_and_record(cfg)
+        _, rec = train_and_record(explore_config(AGENTS["curiosity (prediction error)"], seed))  # the figure's
         cov += [exploration_metrics(t, "four_rooms_21")["coverage"] for t in rec.trajectories()]
     curious = np.mean(cov)
     walks = run_reference_policy("four_rooms_21", "random", 3000, (1, 1), n_walkers=200, rng=0)
