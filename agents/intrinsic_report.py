@@ -55,16 +55,17 @@ def empowerment_figure(out: str | Path, runs_dir: str = "runs", seed: int = 0, t
     import gymnasium as gym
 
     from agents.objectives.empowerment import EmpowermentObjective
-    from agents.probes.intrinsic import empowerment_comparison, save_empowerment_comparison
+    from agents.probes.intrinsic import empowerment_comparison, write_empowerment_comparison
     from agents.trainer import train
 
     extra = [] if total_steps is None else [f"train.total_steps={total_steps}"]
     cfg = config([*EMPOWERMENT, *extra], seed, runs_dir)
     res = train(cfg)
     emp = EmpowermentObjective(**cfg.objective.kwargs.get("empowerment", {})).attach(res.agent)
-    path = save_empowerment_comparison(emp, cfg.env.id, cfg.env.kwargs, out, "empowerment_learned_vs_exact",
-                                       table=False)
-    c = empowerment_comparison(emp, gym.make(cfg.env.id, **cfg.env.kwargs))
+    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    c = empowerment_comparison(emp, env)  # computed once: the figure and the printed numbers
+    env.close()
+    path = write_empowerment_comparison(c, cfg.env.id, out, "empowerment_learned_vs_exact", table=False)
     print(f"{path}: Spearman {c['spearman']:.3f}, largest excess {c['max_excess_bits']:+.3f} bits, mean |error| "
           f"{c['mean_abs_error_bits']:.3f} bits (run folder {res.run_dir})")
     return {k: c[k] for k in ("spearman", "max_excess_bits", "mean_abs_error_bits")}

@@ -7,21 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import parse_override, resolve_config
-from agents.intrinsic_report import AGENTS, TABULAR, explore_config
+from agents.intrinsic_report import AGENTS, TABULAR, config, explore_config
 from agents.objectives import get_objective
 from agents.probes.intrinsic import cell_observations, train_and_record
 from agents.runs import build_components
 from brainset_envs.analysis.empowerment import exploration_metrics, run_reference_policy
 
-QUIET = ["run.runs_dir=", "run.progress=false", "run.video=false", "run.eval_episodes=1", "run.eval_envs=1",
-         "run.eval_every=0", "run.checkpoint_every=0"]
-
 
 def _cfg(spec, env_kwargs, num_envs, steps, seed, *extra):
-    ov = [*QUIET, f"run.seed={seed}", f"env.kwargs={env_kwargs}", f"env.num_envs={num_envs}",
-          f"train.total_steps={num_envs * steps}", f"objective.spec={spec}", *extra]
-    return resolve_config("BrainSet/EmpowermentGrid-v0", overrides=[parse_override(o) for o in ov])
+    return config([f"env.kwargs={env_kwargs}", f"env.num_envs={num_envs}", f"train.total_steps={num_envs * steps}",
+                   f"objective.spec={spec}", *extra], seed)
 
 
 def test_curiosity_spec_adds_a_policy_term_on_intrinsic_reward_only():

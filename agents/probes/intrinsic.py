@@ -239,6 +239,12 @@ def save_empowerment_comparison(objective, env_id: str, env_kwargs: dict, out_di
         c = empowerment_comparison(objective, env)
     finally:
         env.close()
+    return write_empowerment_comparison(c, env_id, out_dir, stem, table)
+
+
+def write_empowerment_comparison(c: dict, env_id: str, out_dir: str | Path, stem: str = "empowerment_map",
+                                 table: bool = True) -> Path:
+    """Write a computed :func:`empowerment_comparison` as ``<stem>.png`` (and ``<stem>.json``)."""
     out = Path(out_dir)
     title = (f"{env_id}: Spearman rho {c['spearman']:.3f}, largest excess {c['max_excess_bits']:+.3f} bits, "
              f"mean |error| {c['mean_abs_error_bits']:.3f} bits")
