@@ -2,9 +2,11 @@
 
 - :func:`empowerment_figure`: the variational empowerment estimate (objective 'empowerment', n = 3) of an
   agent trained on a 10 x 10 room, beside the exact map and their difference.
-- :func:`coverage_figure`: cells visited in 3000 steps of the 21 x 21 four-room world by the curiosity
-  agent, a PPO agent with a count bonus, a random walk and the count-based reference policy (least-visited
-  neighbour, which knows the map).
+- :func:`coverage_figure`: cells visited in 3000 steps of the 21 x 21 four-room world by the tabular
+  curiosity agent (optimistic Q-learning on a prediction-error bonus, :mod:`agents.classic.curiosity`) and
+  its count-bonus twin, the deep PPO curiosity agent and a PPO agent with a count bonus (the ordinary
+  trainer), a random walk and the count-based reference policy (least-visited neighbour, which knows the
+  map).
 
 The configurations are the ones the tests check (``tests/test_objectives_*.py`` import them), so the
 figures show what the tests measure.
@@ -29,7 +31,12 @@ EMPOWERMENT = [f"env.kwargs={ROOM}", "env.num_envs=16", "train.total_steps=10000
 TABULAR = ["arch.mlp_hidden=[]", "train.lr=0.01", "train.anneal_lr=false"]
 FOUR_ROOMS = "four_rooms_21"
 WALKERS = 4  # envs sharing one network
-AGENTS = {"curiosity (prediction error)": ["objective.spec=curiosity", "objective.kwargs={reward: {ent_coef: 0.03}}"],
+# Tabular optimistic Q-learners (agents.classic.curiosity), each walker its own learner.
+FOUR_ROOMS_KWARGS = {"layout": FOUR_ROOMS, "start": [1, 1]}
+TABULAR_AGENTS = {"tabular curiosity (optimistic Q, prediction error)": "prediction",
+                  "tabular count bonus (optimistic Q, 1/sqrt(n))": "count"}
+AGENTS = {"PPO curiosity (prediction error)": ["objective.spec=curiosity",
+                                               "objective.kwargs={reward: {ent_coef: 0.03}}"],
           "PPO + count bonus": ["objective.spec=count",
                                 "objective.kwargs={reward: {ent_coef: 0.03}, count: {normalize: center}}"]}
 
@@ -86,6 +93,11 @@ def coverage_figure(out: str | Path, seeds: int = 4, steps: int = 3000, referenc
             _, rec = train_and_record(explore_config(extra, seed, steps))
             rows += [coverage_curve(t, n) for t in rec.trajectories()]
         curves[label] = np.array(rows)
+    from agents.classic.curiosity import ExploreConfig, explore
+
+    for label, bonus in TABULAR_AGENTS.items():  # one walker per learner, as many walkers as above
+        res = explore(ExploreConfig(n_agents=seeds * WALKERS, steps=steps, bonus=bonus, env_kwargs=FOUR_ROOMS_KWARGS))
+        curves[label] = np.array([coverage_curve(t, n) for t in res.cells])
     refs = (("random walk", "random", reference_walkers), ("count reference (least-visited cell)", "count", 16))
     for label, policy, walkers in refs:
         traj = run_reference_policy(FOUR_ROOMS, policy, steps, (1, 1), n_walkers=walkers, rng=0)

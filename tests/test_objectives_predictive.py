@@ -83,14 +83,16 @@ def test_bonus_of_a_familiar_state_is_below_half_the_bonus_of_a_novel_one(name):
     assert bonus(familiar) < 0.5 * bonus(novel)
 
 
-def test_curiosity_explores_four_rooms_better_than_a_random_walk():
-    """21 x 21 four rooms (328 cells), no extrinsic reward, 3000 steps from a corner.
+def test_ppo_curiosity_explores_four_rooms_better_than_a_random_walk():
+    """21 x 21 four rooms (328 cells), no extrinsic reward, 3000 steps from a corner, the deep curiosity
+    agent through the trainer (PPO, 4 walkers sharing one network).
 
-    Measured: curiosity 0.828 (seeds 0-3; 0.782 for seeds 4-7) vs random walk 0.669, about 1.2x; the
-    issue's 1.3x (reference 90% vs 62%) is not reached by this on-policy agent (see the README)."""
+    Measured: 0.828 (seeds 0-3; 0.782 for seeds 4-7) vs random walk 0.669, about 1.2x: this on-policy
+    learner does not reach 1.3x within one 3000-step lifetime. The tabular optimistic curiosity agent does
+    (0.96, ``tests/test_classic_curiosity.py``)."""
     cov = []
     for seed in range(4):  # 4 x 4 walkers, each group trained from scratch for its 3000 steps
-        _, rec = train_and_record(explore_config(AGENTS["curiosity (prediction error)"], seed))  # the figure's
+        _, rec = train_and_record(explore_config(AGENTS["PPO curiosity (prediction error)"], seed))  # the figure's
         cov += [exploration_metrics(t, "four_rooms_21")["coverage"] for t in rec.trajectories()]
     curious = np.mean(cov)
     walks = run_reference_policy("four_rooms_21", "random", 3000, (1, 1), n_walkers=200, rng=0)

@@ -97,13 +97,13 @@ def test_empowerment_run_folder_gets_the_map_and_the_agent_reloads(tmp_path):
 
 def test_intrinsic_figures_script_writes_both_pngs(tmp_path):
     """scripts/intrinsic_figures.py end to end with tiny budgets (the README figures use the defaults)."""
-    from agents.intrinsic_report import coverage_figure, empowerment_figure
+    from agents.intrinsic_report import TABULAR_AGENTS, coverage_figure, empowerment_figure
 
     c = empowerment_figure(tmp_path, runs_dir=str(tmp_path / "runs"), total_steps=2048)
     assert -1 <= c["spearman"] <= 1 and math.isfinite(c["max_excess_bits"])
     final = coverage_figure(tmp_path, seeds=1, steps=100, reference_walkers=8)
-    assert set(final) == {"curiosity (prediction error)", "PPO + count bonus", "random walk",
-                          "count reference (least-visited cell)"}
+    assert set(final) == {"PPO curiosity (prediction error)", "PPO + count bonus", "random walk",
+                          "count reference (least-visited cell)", *TABULAR_AGENTS}
     assert all(0 < v <= 1 for v in final.values())
     for name in ("empowerment_learned_vs_exact.png", "coverage.png"):
         assert (tmp_path / name).stat().st_size > 10_000
