@@ -208,21 +208,14 @@ def plot_exploration(result: ExploreResult, reference: np.ndarray | None = None)
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from agents.probes.intrinsic import coverage_curve
+    from agents.probes.intrinsic import coverage_curve, plot_coverage
 
     cfg, n, lay = result.config, result.n_reachable, result.layout
     fig, (ax, axm) = plt.subplots(1, 2, figsize=(10.5, 4.0), gridspec_kw={"width_ratios": [1.4, 1]})
     curves = {f"tabular Q, bonus '{cfg.bonus}'": np.array([coverage_curve(c, n) for c in result.cells])}
     if reference is not None:
         curves["random walk"] = np.array([coverage_curve(c, n) for c in reference])
-    for label, c in curves.items():
-        x = np.arange(c.shape[1])
-        line, = ax.plot(x, 100 * c.mean(0), label=f"{label}: {100 * c[:, -1].mean():.0f}%")
-        ax.fill_between(x, 100 * c.min(0), 100 * c.max(0), color=line.get_color(), alpha=0.15)
-    ax.set(xlabel="steps", ylabel="cells visited (%)", ylim=(0, 100),
-           title=f"{len(result.cells)} walkers, {n} free cells")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    plot_coverage(curves, f"{len(result.cells)} walkers, {n} free cells", ax=ax)
     counts = np.bincount(result.cells.ravel(), minlength=lay.h * lay.w)[: lay.h * lay.w]
     img = np.ma.masked_where(lay.blocked, np.log10(1.0 + counts.reshape(lay.h, lay.w)))
     im = axm.imshow(img, cmap=plt.get_cmap("viridis").with_extremes(bad="0.6"))

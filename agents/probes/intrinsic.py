@@ -292,14 +292,15 @@ def coverage_curve(trajectory: np.ndarray, n_reachable: int) -> np.ndarray:
     return np.cumsum(first) / float(n_reachable)
 
 
-def plot_coverage(curves: dict[str, np.ndarray], title: str = ""):
-    """Coverage against steps: ``curves[label]`` is (walkers, steps + 1); mean and min-max band."""
+def plot_coverage(curves: dict[str, np.ndarray], title: str = "", ax=None):
+    """Coverage against steps: ``curves[label]`` is (walkers, steps + 1); mean and min-max band. Draws on
+    ``ax`` when given, else on a new figure; returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0)) if ax is None else (ax.figure, ax)
     for label, c in curves.items():
         c = np.atleast_2d(c)
         x = np.arange(c.shape[1])
