@@ -51,7 +51,7 @@ def config(overrides: list[str], seed: int = 0, runs_dir: str = ""):
 
 def explore_config(agent: list[str], seed: int, steps: int = 3000, runs_dir: str = ""):
     """``WALKERS`` walkers of one agent in the 21 x 21 four rooms from a corner, no reward, ``steps`` each."""
-    env = f"env.kwargs={{layout: {FOUR_ROOMS}, start: [1, 1], max_steps: {steps}}}"
+    env = f"env.kwargs={ {**FOUR_ROOMS_KWARGS, 'max_steps': steps} }"
     return config([env, f"env.num_envs={WALKERS}", f"train.total_steps={WALKERS * steps}", *TABULAR, *agent],
                   seed, runs_dir)
 

@@ -53,20 +53,20 @@ class LearningCheck:
 # --- scorers on fresh episodes ---------------------------------------------------------------------------
 
 
-def _accuracy(agent, cfg: Config) -> dict[str, float]:
-    envs = make_vec_env(cfg.env.id, 50, cfg.env.kwargs)
+def _eval_score(agent, cfg: Config, num_envs: int, episodes: int, seed: int) -> dict[str, float]:
+    envs = make_vec_env(cfg.env.id, num_envs, cfg.env.kwargs)
     try:
-        return {"score": evaluate(agent, envs, 1000, 777, CPU)["eval/return"]}
+        return {"score": evaluate(agent, envs, episodes, seed, CPU)["eval/return"]}
     finally:
         envs.close()
+
+
+def _accuracy(agent, cfg: Config) -> dict[str, float]:
+    return _eval_score(agent, cfg, 50, 1000, 777)
 
 
 def _mean_return(agent, cfg: Config) -> dict[str, float]:
-    envs = make_vec_env(cfg.env.id, 10, cfg.env.kwargs)
-    try:
-        return {"score": evaluate(agent, envs, 20, 99, CPU)["eval/return"]}
-    finally:
-        envs.close()
+    return _eval_score(agent, cfg, 10, 20, 99)
 
 
 @torch.no_grad()

@@ -37,6 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 import brainset_envs  # noqa: F401  (registers the ids)
+from brainset_envs.analysis.empowerment import coverage
 from brainset_envs.core.grid import Layout
 from brainset_envs.core.params import check_choice, check_float, check_int
 
@@ -138,7 +139,7 @@ class ExploreResult:
 
     def coverage(self) -> np.ndarray:
         """Fraction of the free cells each walker visited (n_agents,)."""
-        return np.array([len(np.unique(c)) for c in self.cells]) / self.n_reachable
+        return np.array([coverage(c, self.n_reachable) for c in self.cells])
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready results: config, coverage per walker and its mean."""
@@ -169,9 +170,9 @@ def explore(config: ExploreConfig | None = None, progress: bool = False) -> Expl
     agent = TabularCuriosity(n, n_states, n_actions, obs_dim, cfg.bonus, cfg.gamma, cfg.alpha, cfg.q_init,
                              cfg.model_lr, cfg.target_dim, cfg.epsilon, rng)
 
-    def cells_of(obs: np.ndarray) -> np.ndarray:
-        import torch
+    import torch
 
+    def cells_of(obs: np.ndarray) -> np.ndarray:
         return decode(torch.from_numpy(np.ascontiguousarray(obs))).numpy().astype(np.intp)
 
     from tqdm.auto import tqdm
@@ -235,7 +236,7 @@ def save_exploration(result: ExploreResult, out_dir: str | Path, reference_walke
     walk = run_reference_policy(result.layout, "random", result.config.steps, int(result.cells[0, 0]),
                                 n_walkers=walkers, rng=result.config.seed)
     summary = result.summary()
-    rw = float(np.mean([len(np.unique(c)) for c in walk]) / result.n_reachable)
+    rw = float(np.mean([coverage(c, result.n_reachable) for c in walk]))
     summary["random_walk_coverage_mean"] = round(rw, 4)
     summary["ratio_to_random_walk"] = round(summary["coverage_mean"] / rw, 3)
     return save_result_and_figure(summary, plot_exploration(result, walk), out_dir, "explore")
