@@ -163,9 +163,11 @@ CHECKS: dict[str, LearningCheck] = {c.name: c for c in (
 )}
 
 
-def run_check(name: str, seed: int = 0, num_threads: int = 1) -> dict[str, Any]:
-    """Train the check's budget with the env's defaults; score the trained and the untrained network."""
-    check = CHECKS[name]
+def run_check(name: str | LearningCheck, seed: int = 0, num_threads: int = 1) -> dict[str, Any]:
+    """Train the check's budget with the env's defaults; score the trained and the untrained network.
+    ``name`` is a key of :data:`CHECKS` or a :class:`LearningCheck` (e.g. a registered one with its budget
+    changed)."""
+    check = CHECKS[name] if isinstance(name, str) else name
     cfg = resolve_config(check.env_id, overrides=[parse_override(o) for o in (
         *QUIET, *check.budget, f"run.seed={seed}", f"run.num_threads={num_threads}")])
     # The network before training: train() seeds everything, then builds the same components.

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from agents.config import resolve_config
+from agents.experiments.checks import CHECKS, fig4_figures
 from agents.fig4 import Fig4Protocol, new_agent, pretrained_weights, stage_activation_fn, stage_weights
 from agents.fig4_report import summarise
 from agents.probes.tuning import Tuning, grating_batch, tuning_change, von_mises_population
@@ -27,12 +28,11 @@ def test_quick_fig4_threshold_drops_and_the_top_stage_changes_more(tmp_path, cap
     result = json.loads((run / "fig4.json").read_text())
     (seed,) = result["seeds"]
     assert seed["seed"] == 0
-    before, after = seed["before"]["threshold"], seed["after"]["threshold"]
-    assert after <= 0.9 * before, (before, after)
     bottom, *_, top = result["summary"]["hierarchy"]
-    assert (bottom, top) == ("V1", "IT")
-    ratios = {s: c["slope_ratio"] for s, c in seed["tuning_change"].items()}
-    assert ratios[top] > ratios[bottom], ratios
+    assert (bottom, top) == ("V1", "IT") and list(seed["tuning_change"]) == ["V1", "V2", "V4", "IT"]
+    check = CHECKS["fig4_quick"]  # limits set from the robustness audit (assets/robustness.md)
+    figures = fig4_figures(seed)
+    assert not check.failures(figures), (check.failures(figures), seed["tuning_change"])
     # everything the figure and the README need is there, written atomically
     assert (run / "fig4.png").read_bytes()[:8] == PNG
     assert not [p for p in run.iterdir() if p.name.startswith(".")]

@@ -1,0 +1,1 @@
+"""Experiments built on the library: measurements, audits and figures (the library never imports them)."""

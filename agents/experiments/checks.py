@@ -1,0 +1,292 @@
+"""The registry of learned figures the test suite asserts, each as ``measure(seed, num_threads) -> figures``.
+
+A test that asserts a learned quantity calls the check's ``measure`` for the check's ``test_seeds`` and
+asserts ``limits`` on the mean, so the test and the robustness audit
+(:mod:`agents.experiments.robustness`) measure the same thing and read the same thresholds. A threshold
+is set below the worst tested value seen over 8 seeds and the code paths of
+:data:`agents.experiments.robustness.CODE_PATHS`, with a margin (the audit's table is in
+``assets/robustness.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``figure <op> threshold``."""
+
+    op: str
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"Limit op={self.op!r}; allowed: {sorted(_OPS)}")
+
+    @property
+    def higher(self) -> bool:
+        return self.op in (">", ">=")
+
+    def holds(self, value: float) -> bool:
+        return bool(_OPS[self.op](value, self.threshold))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One learned measurement: ``measure(seed, num_threads)`` returns named figures; the test asserts
+    ``limits`` on their mean over ``test_seeds``."""
+
+    name: str
+    test: str
+    measure: Callable[[int, int], dict[str, float]]
+    limits: dict[str, Limit]
+    test_seeds: tuple[int, ...] = (0,)
+    note: str = ""
+
+    def tested(self, num_threads: int = 1) -> dict[str, float]:
+        """The figures as the test sees them: measured at each test seed, averaged."""
+        runs = [self.measure(s, num_threads) for s in self.test_seeds]
+        return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+
+    def failures(self, figures: dict[str, float]) -> list[str]:
+        """The limits ``figures`` break, as readable strings (empty: all hold)."""
+        return [f"{k} = {figures[k]:.4g}, expected {lim.op} {lim.threshold:g}"
+                for k, lim in self.limits.items() if not lim.holds(figures[k])]
+
+
+# --- measurements ------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def random_walk_coverage() -> float:
+    """Mean coverage of 200 random walkers, 3000 steps from (1, 1) of the 21 x 21 four rooms (0.669)."""
+    from brainset_envs.analysis.empowerment import exploration_metrics, run_reference_policy
+
+    walks = run_reference_policy("four_rooms_21", "random", 3000, (1, 1), n_walkers=200, rng=0)
+    return float(np.mean([exploration_metrics(t, "four_rooms_21")["coverage"] for t in walks]))
+
+
+def ppo_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, float]:
+    """4 walkers sharing one PPO curiosity network, 3000 steps each in the 21 x 21 four rooms, no reward."""
+    from agents.intrinsic_report import AGENTS, explore_config
+    from agents.probes.intrinsic import train_and_record
+    from brainset_envs.analysis.empowerment import exploration_metrics
+
+    agent = [*AGENTS["PPO curiosity (prediction error)"], f"run.num_threads={num_threads}"]
+    _, rec = train_and_record(explore_config(agent, seed))
+    cov = float(np.mean([exploration_metrics(t, "four_rooms_21")["coverage"] for t in rec.trajectories()]))
+    return {"coverage": cov, "ratio_to_random_walk": cov / random_walk_coverage()}
+
+
+def tabular_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, float]:
+    """16 optimistic tabular Q-learners (prediction-error and count bonus), 3000 steps each."""
+    from agents.classic.curiosity import ExploreConfig, explore
+
+    rw = random_walk_coverage()
+    cov = {bonus: float(explore(ExploreConfig(seed=seed, bonus=bonus)).coverage().mean())
+           for bonus in ("prediction", "count")}
+    return {f"{bonus}_ratio_to_random_walk": c / rw for bonus, c in cov.items()}
+
+
+def learned_empowerment(seed: int, num_threads: int = 1) -> dict[str, float]:
+    """The README's empowerment agent (10 x 10 room, n = 3): its map against the exact one, and where the
+    agent it drives spends its late steps."""
+    import gymnasium as gym
+
+    from agents.intrinsic_report import EMPOWERMENT, config
+    from agents.objectives.empowerment import EmpowermentObjective
+    from agents.probes.intrinsic import empowerment_comparison, late_occupancy
+    from agents.trainer import train
+
+    cfg = config([*EMPOWERMENT, f"run.num_threads={num_threads}"], seed)
+    res = train(cfg)
+    emp = EmpowermentObjective(**cfg.objective.kwargs.get("empowerment", {})).attach(res.agent)
+    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    c = empowerment_comparison(emp, env)
+    env.close()
+    exact = c["exact"]
+    top = exact >= np.nanpercentile(exact, 90)
+    late = late_occupancy(res.agent, cfg.env.id, cfg.env.kwargs, top, steps=100, late_from=50, seed=123)
+    return {"spearman": c["spearman"], "max_excess_bits": c["max_excess_bits"],
+            "mean_abs_error_bits": c["mean_abs_error_bits"], "late_top10_share": late}
+
+
+def learning_check(name: str, extra: tuple[str, ...] = ()) -> Callable[[int, int], dict[str, float]]:
+    """A check of :mod:`agents.learning_report` as a measurement (``extra`` overrides added to its budget)."""
+
+    def measure(seed: int, num_threads: int = 1) -> dict[str, float]:
+        from agents import learning_report as lr
+
+        base = lr.CHECKS[name]
+        check = dataclasses.replace(base, budget=(*base.budget, *extra)) if extra else base
+        res = lr.run_check(check, seed, num_threads)
+        d = res["details"]
+        out = {"reached": res["reached"], "untrained": res["untrained"]}
+        if name == "water_maze":
+            out |= {"latency_ratio_to_untrained": res["reached"] / res["untrained"],
+                    "latency_ratio_to_ideal": res["reached"] / d["ideal_latency"],
+                    "escape_fraction": d["escape_fraction"]}
+        if name == "patch_foraging":
+            out |= {"leave_threshold_error": abs(d["leave_threshold"] - d["optimal_leave_threshold"]),
+                    "harvests_per_patch": d["harvests_per_patch"]}
+        return out
+
+    measure.__name__ = f"learning_check_{name}"
+    return measure
+
+
+# Every rule through the trainer on OrientationDiscriminationEasy (tests/test_rules_trainer.py).
+RULE_BUDGETS: dict[str, tuple[int, tuple[str, ...]]] = {  # rule -> (env steps, extra overrides)
+    "backprop": (16384, ()),
+    "feedback_alignment": (32768, ()),
+    "direct_feedback_alignment": (16384, ()),
+    "sign_symmetry": (16384, ()),
+    "predictive_coding": (8192, ('rule.kwargs={"steps": 5}',)),
+}
+PERTURBATION_STEPS = 65536
+PERTURBATION_SETUP = ('env.kwargs={"size": 16, "phase": 0.0}', "arch.name=mlp", "arch.mlp_hidden=[8]",
+                      'rule.kwargs={"num_perturbations": 16, "sigma": 0.01, "antithetic": true}')
+
+
+def rule_config(rule: str, steps: int, extra: tuple[str, ...], seed: int = 0, num_threads: int = 1):
+    """OrientationDiscriminationEasy with the env's defaults, ``rule``, ``steps`` env steps, quiet."""
+    from agents import learning_report as lr
+    from agents.config import parse_override, resolve_config
+
+    return resolve_config("BrainSet/OrientationDiscriminationEasy-v0", overrides=[parse_override(o) for o in (
+        *lr.QUIET, f"train.total_steps={steps}", "run.eval_every=0", "run.eval_episodes=8", f"run.seed={seed}",
+        f"run.num_threads={num_threads}", f"rule.name={rule}", *extra)])
+
+
+def rule_accuracy(rule: str, small: bool = False) -> Callable[[int, int], dict[str, float]]:
+    """Accuracy on 1000 fresh trials after training with ``rule`` (``small``: the perturbation setup), and
+    the same network's before training."""
+
+    def measure(seed: int, num_threads: int = 1) -> dict[str, float]:
+        from agents import learning_report as lr
+        from agents.runs import build_components
+        from agents.trainer import make_vec_env, seed_everything, set_threads, train
+
+        steps, extra = (PERTURBATION_STEPS, PERTURBATION_SETUP) if small else RULE_BUDGETS[rule]
+        cfg = rule_config(rule, steps, extra, seed, num_threads)
+        set_threads(num_threads)
+        seed_everything(cfg.run.seed)  # the same initial weights as train() builds
+        envs = make_vec_env(cfg.env.id, 1, cfg.env.kwargs)
+        untrained, _, _ = build_components(cfg, envs.single_observation_space, envs.single_action_space)
+        envs.close()
+        res = train(cfg)
+        if res.global_step < steps:
+            raise RuntimeError(f"{rule}: trained {res.global_step} of {steps} steps")
+        return {"accuracy": lr._accuracy(res.agent, cfg)["score"], "untrained": lr._accuracy(untrained, cfg)["score"]}
+
+    measure.__name__ = f"rule_accuracy_{rule}"
+    return measure
+
+
+def noisy_tv(seed: int, num_threads: int = 1) -> dict[str, float]:
+    """Share of the last 1000 steps (4 walkers, 3000 steps, four rooms + a 'watch TV' action) spent watching
+    the noisy TV, for prediction-error curiosity and for a count bonus on the cell."""
+    from agents.intrinsic_report import TABULAR, config
+    from agents.probes.intrinsic import train_and_record
+
+    share = {}
+    bonuses = (("curiosity", "curiosity: {normalize: center}"), ("count", "count: {dims: 121, normalize: center}"))
+    for spec, kw in bonuses:  # count: the 121 cell features, not the 4 TV features
+        cfg = config(["env.kwargs={layout: four_rooms, start: [1, 1], max_steps: 3000, noisy_tv: action}",
+                      "env.num_envs=4", "train.total_steps=12000", f"objective.spec={spec}", *TABULAR,
+                      f"objective.kwargs={{reward: {{ent_coef: 0.03}}, {kw}}}", f"run.num_threads={num_threads}"],
+                     seed)
+        _, rec = train_and_record(cfg)
+        share[spec] = float((rec.action_trajectories()[:, -1000:] == 5).mean())
+    return {"curiosity_tv_share": share["curiosity"], "count_tv_share": share["count"],
+            "curiosity_minus_twice_count": share["curiosity"] - 2 * share["count"]}
+
+
+def fig4_figures(seed_result: dict) -> dict[str, float]:
+    """What the quick Fig. 4 test asserts, from one seed of :func:`agents.fig4.run_seed`."""
+    ratios = {s: c["slope_ratio"] for s, c in seed_result["tuning_change"].items()}
+    bottom, top = next(iter(ratios)), list(ratios)[-1]
+    return {"threshold_after_over_before": seed_result["after"]["threshold"] / seed_result["before"]["threshold"],
+            "slope_ratio_top_minus_bottom": ratios[top] - ratios[bottom]}
+
+
+def fig4_quick(seed: int, num_threads: int = 1) -> dict[str, float]:
+    """``scripts/fig4.py --quick`` for one seed (pre-training not cached), in a temporary folder."""
+    import tempfile
+
+    from agents.fig4 import Fig4Protocol, run_seed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run_seed(Fig4Protocol.quick(), seed, out_dir=f"{tmp}/fig4", cache_dir=None, num_threads=num_threads)
+    return fig4_figures(r)
+
+
+# --- the registry -----------------------------------------------------------------------------------------
+
+
+def _target(name: str) -> Limit:
+    """The target of a learning check of :mod:`agents.learning_report` (its one definition) as a limit."""
+    from agents.learning_report import CHECKS as LEARNING
+
+    c = LEARNING[name]
+    return Limit(">=" if c.higher_is_better else "<=", c.target)
+
+
+_T = "tests/"
+CHECKS: dict[str, Check] = {c.name: c for c in (
+    Check("ppo_curiosity_coverage",
+          _T + "test_objectives_predictive.py::test_ppo_curiosity_explores_four_rooms_better_than_a_random_walk",
+          ppo_curiosity_coverage, {"ratio_to_random_walk": Limit(">", 1.15)}, test_seeds=(0, 1, 2, 3)),
+    Check("tabular_curiosity_coverage",
+          _T + "test_classic_curiosity.py::test_optimistic_curiosity_visits_1_3x_the_cells_of_a_random_walk",
+          tabular_curiosity_coverage, {"prediction_ratio_to_random_walk": Limit(">=", 1.3),
+                                       "count_ratio_to_random_walk": Limit(">=", 1.3)}),
+    Check("learned_empowerment",
+          _T + "test_objectives_empowerment.py::test_learned_empowerment_tracks_the_exact_map_stays_below_it_and_"
+               "drives_the_agent",
+          learned_empowerment, {"spearman": Limit(">", 0.8), "max_excess_bits": Limit("<=", 0.1),
+                                "late_top10_share": Limit(">", 0.8)}),
+    Check("orientation_easy", _T + "test_agents_learning.py::test_orientation_easy_reaches_90_percent_with_default_"
+          "settings", learning_check("orientation_easy"), {"reached": _target("orientation_easy")}),
+    Check("patch_foraging", _T + "test_agents_learning.py::test_patch_foraging_reaches_80_percent_of_the_mvt_rate",
+          learning_check("patch_foraging"), {"reached": _target("patch_foraging"),
+                                             "leave_threshold_error": Limit("<=", 1.0)}),
+    Check("patch_foraging_per_step",
+          _T + "test_agents_learning.py::test_patch_foraging_with_a_per_step_discount_leaves_too_early",
+          learning_check("patch_foraging", ("env.duration_key=''",)),
+          {"reached": Limit("<", _target("patch_foraging").threshold)}),
+    Check("water_maze", _T + "test_agents_learning.py::test_water_maze_escape_latency_falls_by_more_than_half",
+          learning_check("water_maze"), {"latency_ratio_to_untrained": _target("water_maze"),
+                                         "latency_ratio_to_ideal": Limit("<=", 1.5),
+                                         "escape_fraction": Limit(">=", 1.0)}),
+    Check("cartpole", _T + "test_agents_learning.py::test_cartpole_vector_observations_learn_with_default_settings",
+          learning_check("cartpole"), {"reached": _target("cartpole")}),
+    Check("empowerment_goal",
+          _T + "test_agents_learning.py::test_empowerment_grid_with_a_goal_is_reached_in_most_episodes",
+          learning_check("empowerment_goal"), {"reached": _target("empowerment_goal")}),
+)}
+for _rule in RULE_BUDGETS:
+    CHECKS[f"rule_{_rule}"] = Check(
+        f"rule_{_rule}", _T + f"test_rules_trainer.py::test_rule_trains_orientation_discrimination_through_the_trainer"
+        f"[{_rule}]", rule_accuracy(_rule), {"accuracy": Limit(">=", 0.9)})
+for _rule in ("node_perturbation", "weight_perturbation"):
+    CHECKS[f"rule_{_rule}"] = Check(
+        f"rule_{_rule}", _T + "test_rules_trainer.py::test_perturbation_rule_trains_a_small_agent_through_the_trainer"
+        f"[{_rule}]", rule_accuracy(_rule, small=True), {"accuracy": Limit(">=", 0.75)})
+CHECKS["noisy_tv"] = Check(
+    "noisy_tv", _T + "test_objectives_predictive.py::test_prediction_error_is_drawn_to_a_noisy_tv_and_a_count_bonus_is_"
+    "not", noisy_tv, {"curiosity_tv_share": Limit(">", 1 / 6), "count_tv_share": Limit("<", 1 / 6),
+                      "curiosity_minus_twice_count": Limit(">", 0.0)})
+CHECKS["fig4_quick"] = Check(
+    "fig4_quick", _T + "test_fig4.py::test_quick_fig4_threshold_drops_and_the_top_stage_changes_more", fig4_quick,
+    {"threshold_after_over_before": Limit("<=", 0.9), "slope_ratio_top_minus_bottom": Limit(">", 0.0)})
