@@ -19,6 +19,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from brainset_envs.core.params import check_options
+
 State = dict[str, np.ndarray]
 
 
@@ -60,7 +62,8 @@ class TaskCore:
 
     def apply_options(self, state: State, options: dict[str, Any]) -> None:
         """Handle ``reset(options=...)`` (called before :meth:`reset`). Default: no options allowed."""
-        raise ValueError(f"options={options!r}: {type(self).__name__} takes no reset options; pass None")
+        raise ValueError(f"options has unknown key(s) {sorted(map(str, options))}: {type(self).__name__} takes "
+                         "no reset options; pass None or {}")
 
     def info(self, state: State) -> dict[str, np.ndarray]:
         """Hidden variables of each env's trial, one array per key of :attr:`info_keys`. May return
@@ -111,6 +114,7 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
 def _start_episodes(core: TaskCore, state: State, seed: int | None, options: dict[str, Any] | None,
                     rng: np.random.Generator) -> None:
     """What both envs do on reset: a seeded reset restarts the experiment, options apply, all envs start."""
+    check_options(options)
     if seed is not None:
         core.restart(state)
     if options:
@@ -136,7 +140,7 @@ class TaskEnv(gym.Env):
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self.core = make_core(self.core_class, kwargs)
+        self.core = make_core(self.core_class, kwargs, owner=_owner(type(self), "Env"), extra=("render_mode",))
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
         self.render_mode = render_mode
@@ -235,7 +239,8 @@ class TaskVectorEnv(VectorEnv):
         if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self.core = make_core(self.core_class, kwargs)
+        self.core = make_core(self.core_class, kwargs, owner=_owner(type(self), "VectorEnv"),
+                              extra=("num_envs", "render_mode"))
         self.num_envs = int(num_envs)
         self.single_observation_space = self.core.observation_space
         self.single_action_space = self.core.action_space
@@ -301,17 +306,28 @@ def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
         raise ValueError(f"render_mode={render_mode!r} is not supported; allowed: None or one of {allowed}")
 
 
-def make_core(core_class: type[TaskCore], kwargs: dict[str, Any]) -> TaskCore:
-    """Build a core, turning an unknown argument name into an error that lists the allowed ones."""
+def _owner(cls: type, suffix: str) -> str:
+    """The task name of an env class in error messages: 'WaterMazeEnv' -> 'WaterMaze'."""
+    name = cls.__name__
+    return name[: -len(suffix)] if name.endswith(suffix) and len(name) > len(suffix) else name
+
+
+def make_core(core_class: type[TaskCore], kwargs: dict[str, Any], owner: str | None = None,
+              extra: tuple[str, ...] = ()) -> TaskCore:
+    """Build a core. An unknown argument name raises TypeError in Python's own wording ("X.__init__() got an
+    unexpected keyword argument 'name'", which clients such as TorchRL's ``GymEnv`` recognise to drop
+    optional arguments like ``frameskip``), followed by the allowed names (``extra``: the env's own ones)."""
     import inspect
 
     params = inspect.signature(core_class.__init__).parameters
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     allowed = [name for name, p in params.items() if name != "self" and p.kind in named]
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(kwargs) - set(allowed))
+        unknown = [k for k in kwargs if k not in allowed]
         if unknown:
+            others = f" (unknown too: {unknown[1:]})" if len(unknown) > 1 else ""
             raise TypeError(
-                f"unknown argument(s) {unknown} for {core_class.__name__}; allowed: {sorted(allowed)}"
+                f"{owner or core_class.__name__}.__init__() got an unexpected keyword argument "
+                f"{unknown[0]!r}{others}; allowed: {sorted(allowed + list(extra))}"
             )
     return core_class(**kwargs)
