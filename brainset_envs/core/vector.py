@@ -302,7 +302,7 @@ class TaskVectorEnv(VectorEnv):
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
-    if render_mode is not None and render_mode not in allowed:
+    if render_mode is not None and (not isinstance(render_mode, str) or render_mode not in allowed):
         raise ValueError(f"render_mode={render_mode!r} is not supported; allowed: None or one of {allowed}")
 
 

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, Layout, compiled
 from brainset_envs.core.layouts import get_layout
-from brainset_envs.core.params import check_choice, check_float, check_int
+from brainset_envs.core.params import F32_MAX, F32_TINY, check_choice, check_float, check_int, fit_float32
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 from brainset_envs.tasks.empowerment_grid import _cell_arg
 
@@ -49,14 +49,22 @@ class ForagingArenaCore(TaskCore):
         max_steps: int = 500,
         pixels_per_cell: int = 6,
     ):
-        lay = get_layout(layout, 11 if size is None and layout == "open" else size)
+        lay = get_layout(layout, 11 if size is None and isinstance(layout, str) and layout == "open" else size)
         self.layout, self.grid = lay, compiled(lay)
-        self.food_max = check_float("food_max", food_max, 0.0, None, low_open=True)
-        self.regrow = check_float("regrow_rate", regrow_rate, 0.0, self.food_max) / self.food_max
+        # Food, energy and rewards are float32: food_max and the ratios and products below must fit it.
+        self.food_max = check_float("food_max", food_max, F32_TINY, F32_MAX)
+        regrow_rate = check_float("regrow_rate", regrow_rate, 0.0)
+        if regrow_rate > self.food_max:
+            raise ValueError(f"regrow_rate={regrow_rate!r} and food_max={food_max!r} do not fit: regrow_rate "
+                             f"must be in [0, food_max] = [0, {self.food_max}]")
+        self.regrow = regrow_rate / self.food_max
+        fit_float32("regrow_rate / food_max", self.regrow)
         self.bite = check_float("bite", bite, 0.0, None, low_open=True) / self.food_max
+        fit_float32("bite / food_max", self.bite)
         self.energy_init = check_float("energy_init", energy_init, 0.0, 1.0, low_open=True)
         self.decay = check_float("energy_decay", energy_decay, 0.0, 1.0)
         self.gain = check_float("energy_per_food", energy_per_food, 0.0) * self.food_max
+        fit_float32("energy_per_food * food_max", self.gain)
         self.setpoint = check_float("setpoint", setpoint, 0.0, 1.0)
         self.exponent = check_float("drive_exponent", drive_exponent, 0.0, 16.0, low_open=True)
         self.reward_mode = check_choice("reward", reward, REWARDS)
@@ -71,10 +79,13 @@ class ForagingArenaCore(TaskCore):
         max_k = len(free) - 1
         if lay.food:
             k = len(lay.food)
-            if n_patches is not None and n_patches != k:
+            if n_patches is not None and check_int("n_patches", n_patches, 0) != k:
                 raise ValueError(f"n_patches={n_patches!r} conflicts with the layout's {k} 'F' cells")
         else:
-            k = check_int("n_patches", 4 if n_patches is None else n_patches, 0, max_k)
+            k = check_int("n_patches", 4 if n_patches is None else n_patches, 0)
+            if k > max_k:
+                raise ValueError(f"n_patches={k!r} does not fit the layout: layout/size give {len(free)} free "
+                                 f"cell(s), one for the agent, so n_patches must be in [0, {max_k}]")
         self.n_patches = k
         self.start = None if start is None else _cell_arg("start", start, lay)
         self._free = free
