@@ -82,10 +82,13 @@ class TaskCore:
 
 def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "actions") -> np.ndarray:
     """Return ``actions`` as an array of ``n`` valid actions of ``space`` or raise ValueError."""
-    if isinstance(space, spaces.Discrete):
+    try:
         a = np.asarray(actions)
+    except (TypeError, ValueError) as err:  # ragged nesting: numpy cannot make one array of it
+        raise ValueError(f"{name}={actions!r} is not valid: expected {n} action(s) of {space} ({err})") from None
+    if isinstance(space, spaces.Discrete):
         if a.shape != (n,) or a.dtype.kind not in "iu":
-            if a.shape == (n,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
+            if a.shape == (n,) and a.dtype.kind == "f" and np.all(np.abs(a) < 2.0**62) and np.all(a == np.round(a)):
                 a = a.astype(np.int64)
             else:
                 raise ValueError(
@@ -101,7 +104,11 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
             )
         return a
     if isinstance(space, spaces.Box):
-        a = np.asarray(actions, dtype=space.dtype)
+        try:
+            a = np.asarray(a, dtype=space.dtype)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={actions!r} is not valid: expected numbers for the action space "
+                             f"{space}") from None
         want = (n, *space.shape)
         if a.shape != want:
             raise ValueError(f"{name} has shape {a.shape}, expected {want} for the action space {space}")
@@ -175,7 +182,7 @@ class TaskEnv(gym.Env):
             try:
                 a = int(action)
                 ok = a == action and 0 <= a < self._n_actions
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # None, strings, NaN, inf
                 ok = False
             if not ok:
                 raise ValueError(
