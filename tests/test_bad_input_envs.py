@@ -308,3 +308,72 @@ def test_none_and_empty_options_are_no_options(env_id):
     for junk in ([], "", 0):
         with pytest.raises(TypeError, match="options"):
             env.reset(options=junk)
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0, options={})
+    for junk in ([], "", 0):
+        with pytest.raises(TypeError, match="options"):
+            envs.reset(options=junk)
+    with pytest.raises(ValueError, match="options"):
+        envs.reset(options={"not_an_option": 1})
+
+
+def test_box_actions_out_of_space():
+    """The Box action path (no registered id has one): the continuous water maze, single and vector."""
+    env = gym.make("BrainSet/WaterMaze-v0", action_type="continuous").unwrapped
+    env.reset(seed=0)
+    for bad in (None, "x", [1.0, 2.0, 3.0], [[0.0, 0.0]], 0.5, [NAN, 0.0], [INF, 0.0], [1e300, 0.0], {}, object()):
+        with pytest.raises(ValueError, match="action"):
+            env.step(bad)
+    envs = gym.make_vec("BrainSet/WaterMaze-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                        action_type="continuous")
+    envs.reset(seed=0)
+    for bad in (None, [[0, 0], [0]], np.zeros((2, 3)), [[NAN, 0], [0, 0]], [["a", "b"], ["c", "d"]]):
+        with pytest.raises(ValueError, match="actions"):
+            envs.step(bad)
+
+
+# --- the reproductions from the issue, one by one ------------------------------------------------------
+
+KNOWN = [
+    ("BrainSet/ForagingArena-v0", {"food_max": 1e300}, "food_max"),
+    ("BrainSet/ForagingArena-v0", {"energy_per_food": 1e300}, "energy_per_food"),
+    ("BrainSet/ForagingArena-v0", {"food_max": 1e-300}, "food_max"),
+    ("BrainSet/ForagingArena-v0", {"size": 1}, "size"),
+    ("BrainSet/OrientationDiscrimination-v0", {"reward_correct": 1e300}, "reward_correct"),
+    ("BrainSet/OrientationDiscrimination-v0", {"reward_wrong": 1e300}, "reward_wrong"),
+    ("BrainSet/OrientationDiscrimination-v0", {"reward_abstain": -1e39}, "reward_abstain"),
+    ("BrainSet/WaterMaze-v0", {"step_reward": 1e300}, "step_reward"),
+    ("BrainSet/WaterMaze-v0", {"reward_platform": -1e300}, "reward_platform"),
+    ("BrainSet/WaterMaze-v0", {"place_cell_width": 1e-45}, "place_cell_width"),
+    ("BrainSet/WaterMaze-v0", {"place_cell_width": 1e-300}, "place_cell_width"),
+    ("BrainSet/WaterMaze-v0", {"pool_radius": 5.0}, "pool_radius"),
+    ("BrainSet/WaterMaze-v0", {"pool_radius": 1e-300}, "pool_radius"),
+    ("BrainSet/EmpowermentGrid-v0", {"goal": [0, 0], "goal_reward": 1e300}, "goal_reward"),
+    ("BrainSet/EmpowermentGrid-v0", {"tv_cell": "junk"}, "tv_cell"),
+    ("BrainSet/EmpowermentGrid-v0", {"noisy_tv": "action", "tv_cell": [99, 0]}, "tv_cell"),
+    ("BrainSet/PatchForaging-v0", {"reward_floor": 1e6}, "reward_floor"),
+    ("BrainSet/PatchForaging-v0", {"reward_floor": 7.0}, "reward_floor"),
+    ("BrainSet/PatchForaging-v0", {"richness_max": 3.0}, "richness_max"),
+    ("BrainSet/PatchForaging-v0", {"harvest_time": 1e-300}, "harvest_time"),
+]
+
+
+@pytest.mark.parametrize(("env_id", "kwargs", "word"), KNOWN)
+def test_known_reproductions_are_refused_at_construction(env_id, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        gym.make(env_id, **kwargs)
+    with pytest.raises(ValueError, match=word):
+        gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", **kwargs)
+
+
+def test_values_at_the_new_bounds_still_work():
+    """The bounds refuse only what cannot work: values near them build, run and render."""
+    check_make("BrainSet/WaterMaze-v0", {"place_cell_width": 0.001})
+    check_make("BrainSet/WaterMaze-v0", {"pool_radius": 20.0})
+    check_make("BrainSet/OrientationDiscrimination-v0", {"reward_correct": 3e38, "reward_wrong": -3e38})
+    check_make("BrainSet/ForagingArena-v0", {"food_max": 1e30, "energy_per_food": 1e-31})
+    env = gym.make("BrainSet/PatchForaging-v0", reward_floor=6.0, render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(0)
+    assert env.render().ndim == 3
+    env.close()

@@ -113,7 +113,7 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
         if a.shape != want:
             raise ValueError(f"{name} has shape {a.shape}, expected {want} for the action space {space}")
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}={actions!r} contains NaN or inf; the action space is {space}")
+            raise ValueError(f"{name}={actions!r} contains NaN or inf (as {space.dtype}); the action space is {space}")
         return np.clip(a, space.low, space.high)  # Box actions: clipping to bounds is documented per task
     raise TypeError(f"unsupported action space {space}")
 
