@@ -355,6 +355,11 @@ KNOWN = [
     ("BrainSet/PatchForaging-v0", {"reward_floor": 7.0}, "reward_floor"),
     ("BrainSet/PatchForaging-v0", {"richness_max": 3.0}, "richness_max"),
     ("BrainSet/PatchForaging-v0", {"harvest_time": 1e-300}, "harvest_time"),
+    # arguments whose tables or observations would not fit in memory (a MemoryError after a minute before)
+    ("BrainSet/ForagingArena-v0", {"size": 256, "view_size": 63}, "view_size"),
+    ("BrainSet/EmpowermentGrid-v0", {"size": 256, "observation": "view", "view_size": 63}, "view_size"),
+    ("BrainSet/EmpowermentGrid-v0", {"size": 256, "observation": "pixels", "pixels_per_cell": 64}, "pixels_per_cell"),
+    ("BrainSet/EmpowermentGrid-v0", {"noise": 0.5, "empowerment_n": 12}, "empowerment_n"),
 ]
 
 

@@ -70,6 +70,19 @@ def check_options(options: Any) -> None:
         raise TypeError(f"options={options!r} must be a dict or None (got {type(options).__name__})")
 
 
+#: most elements of one array an env may build from its arguments (tables, observations): larger ones end
+#: in a MemoryError or minutes of work instead of an env
+MAX_ELEMENTS = 5e7
+
+
+def check_budget(names: str, what: str, count: float, limit: float = MAX_ELEMENTS) -> None:
+    """Refuse arguments (``names``, e.g. ``"size=256, view_size=63"``) whose ``what`` would need more than
+    ``limit`` elements: a clear ValueError instead of a MemoryError or a hang."""
+    if count > limit:
+        raise ValueError(f"{names}: {what} would need {count:.3g} elements; allowed at most {limit:.3g}: "
+                         "choose smaller values")
+
+
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     """``value`` if it is one of ``choices``, else ValueError listing them."""
     # an unhashable value (a list, an array) is never a choice; ``in`` on an array would fail inside numpy

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actions
 from brainset_envs.core.layouts import get_layout
-from brainset_envs.core.params import check_choice, check_float, check_float32, check_int
+from brainset_envs.core.params import check_budget, check_choice, check_float, check_float32, check_int
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
@@ -67,10 +67,21 @@ class EmpowermentGridCore(TaskCore):
         default_n = 5 if self.noise == 0.0 else 2  # Blahut-Arimoto at n = 5 costs ~0.1-3 s per state
         self.empowerment_n = check_int("empowerment_n", default_n if empowerment_n is None else empowerment_n,
                                        0, 12)
+        if self.noise > 0.0 and self.empowerment_n > 6:
+            raise ValueError(f"empowerment_n={empowerment_n!r} with noise={noise!r}: Blahut-Arimoto over 5^n action "
+                             "sequences per state needs minutes and gigabytes beyond n = 6; allowed at most 6 with "
+                             "noise > 0")
         self.noisy_tv = check_choice("noisy_tv", noisy_tv, TV_MODES)
         self.tv_dim = check_int("tv_dim", tv_dim, 1, 1024)
         self.ppc = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
         self.render_heatmap = check_choice("render_heatmap", render_heatmap, HEATMAPS)
+        grid_size = f"layout/size ({lay.h}x{lay.w} grid)"
+        if self.observation == "view":
+            check_budget(f"{grid_size}, view_size={self.view_size}",
+                         "the view table (cells x view_size^2 x channels)", lay.h * lay.w * self.view_size ** 2 * 7)
+        elif self.observation == "pixels":
+            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
+                         lay.h * lay.w * self.ppc ** 2 * 3)
         self.n_boxes = len(lay.boxes)
         self.goal = lay.goal if goal is None else _cell_arg("goal", goal, lay)
         self.tv_cell = None

@@ -10,7 +10,15 @@ from gymnasium import spaces
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, Layout, compiled
 from brainset_envs.core.layouts import get_layout
-from brainset_envs.core.params import F32_MAX, F32_TINY, check_choice, check_float, check_int, fit_float32
+from brainset_envs.core.params import (
+    F32_MAX,
+    F32_TINY,
+    check_budget,
+    check_choice,
+    check_float,
+    check_int,
+    fit_float32,
+)
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 from brainset_envs.tasks.empowerment_grid import _cell_arg
 
@@ -94,6 +102,12 @@ class ForagingArenaCore(TaskCore):
         hw = self.grid.n_cells
         self.view_channels = tuple(self.grid.static_channels()) + ("food",)
         kk, c = self.view_size ** 2, len(self.view_channels)
+        grid_size = f"layout/size ({lay.h}x{lay.w} grid)"
+        check_budget(f"{grid_size}, view_size={self.view_size}", "the view table (cells x view_size^2 x channels)",
+                     hw * kk * c)
+        if self.observation == "pixels":
+            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
+                         (lay.h + 1) * lay.w * self.ppc ** 2 * 3)
         # obs_index[cell]: where each observation entry comes from in ext (see the class docstring)
         self._energy_col, zero, one = hw + 1, hw + 2, hw + 3
         static = self.grid.static_view(self.view_size)  # (hw, kk, c-1) of 0/1
