@@ -471,12 +471,13 @@ class WaterMazeEnv(TaskEnv):
     found), `probe`, `start` (0..3 = N, E, S, W; -1 for a random rim start), `ideal_latency`.
 
     ## Arguments
-    `pool_radius` (60), `platform_radius` (10), `speed` (5 per step), `momentum` (0.2), `max_steps`
+    `pool_radius` (60; 0.01..1e4), `platform_radius` (10; at most pool_radius / 2), `speed` (5 per step;
+    at most pool_radius), `momentum` (0.2), `max_steps`
     (120), `platform` ('NE', 'NW', 'SW', 'SE' = the quadrant's centre at R / 2, or an (x, y) pair),
     `start` ('cardinal' or 'random'), `protocol` ('reference', 'reversal', 'dmp'), `trials_per_day` (4),
     `reversal_day` (13), `probe_days` (()), `probe_steps` (60), `action_type` ('discrete' or
     'continuous'), `n_headings` (8), `observation` ('place_cells', 'position', 'view'),
-    `place_cell_grid` (15), `place_cell_width` (0.16), `view_width` (64), `view_dtype` ('uint8' or
+    `place_cell_grid` (15), `place_cell_width` (0.16; 0.001..4), `view_width` (64), `view_dtype` ('uint8' or
     'float32'), `cue_distance` (2.0), `reward_platform` (1), `step_reward` (0), `render_mode`.
 
     ## Ground truth
