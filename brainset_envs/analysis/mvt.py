@@ -77,7 +77,9 @@ class ForagingParams:
         hi = check_float("richness_max", self.richness_max, 0.0, 1e6, low_open=True)
         if hi < lo:
             raise ValueError(f"richness_max={hi!r} must be >= richness_min={lo!r}")
-        check_float("richness_mean", self.richness_mean, lo, hi)
+        mean = check_float("richness_mean", self.richness_mean)
+        if not lo <= mean <= hi:
+            raise ValueError(f"richness_mean={mean!r} must lie in [richness_min, richness_max] = [{lo}, {hi}]")
         check_float("reward_floor", self.reward_floor, 0.0, 1e6)
 
     @property
@@ -219,6 +221,15 @@ def arrival_reward(p: ForagingParams) -> float:
     m_below, _ = _segment(lo, cut, mu, sd)
     m_above, mom_above = _segment(cut, hi, mu, sd)
     return float(p_lo * max(lo, f) + p_hi * max(hi, f) + f * m_below + mom_above)
+
+
+def rate_lower_bound(p: ForagingParams, max_harvests: int = 256) -> float:
+    """A cheap lower bound of rho*: the best "harvest k times per patch, then leave" policy, its rewards
+    bounded below by ignoring the floor (E[max(x, floor)] >= E[x]; E[kappa_1..kappa_j s0] = kbar^j E[s0])."""
+    m = arrival_reward(replace(p, reward_floor=0.0, arrival_harvest=True))  # E[s0] (clipped normal)
+    k = np.arange(max_harvests + 1)
+    reward = np.cumsum(m * p.kappa_mean ** k) - (0.0 if p.arrival_harvest else m)
+    return float(np.max(reward / (p.travel_time + k * p.harvest_time)))
 
 
 def policy_stats(threshold: float, params: ForagingParams | None = None, dx: float = DX,

@@ -75,7 +75,7 @@ def get_layout(layout: str | Layout, size: int | tuple[int, int] | None = None) 
     :class:`Layout`. ``size`` is used by 'open' only."""
     if size is not None:
         _size(size)
-        if layout != "open":
+        if not (isinstance(layout, str) and layout == "open"):
             raise ValueError(f"size={size!r} applies to layout='open' only, not to layout={layout!r}")
     if isinstance(layout, Layout):
         return layout

@@ -19,6 +19,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from brainset_envs.core.params import check_options
+
 State = dict[str, np.ndarray]
 
 
@@ -60,7 +62,8 @@ class TaskCore:
 
     def apply_options(self, state: State, options: dict[str, Any]) -> None:
         """Handle ``reset(options=...)`` (called before :meth:`reset`). Default: no options allowed."""
-        raise ValueError(f"options={options!r}: {type(self).__name__} takes no reset options; pass None")
+        raise ValueError(f"options has unknown key(s) {sorted(map(str, options))}: {type(self).__name__} takes "
+                         "no reset options; pass None or {}")
 
     def info(self, state: State) -> dict[str, np.ndarray]:
         """Hidden variables of each env's trial, one array per key of :attr:`info_keys`. May return
@@ -79,10 +82,13 @@ class TaskCore:
 
 def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "actions") -> np.ndarray:
     """Return ``actions`` as an array of ``n`` valid actions of ``space`` or raise ValueError."""
-    if isinstance(space, spaces.Discrete):
+    try:
         a = np.asarray(actions)
+    except (TypeError, ValueError) as err:  # ragged nesting: numpy cannot make one array of it
+        raise ValueError(f"{name}={actions!r} is not valid: expected {n} action(s) of {space} ({err})") from None
+    if isinstance(space, spaces.Discrete):
         if a.shape != (n,) or a.dtype.kind not in "iu":
-            if a.shape == (n,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
+            if a.shape == (n,) and a.dtype.kind == "f" and np.all(np.abs(a) < 2.0**62) and np.all(a == np.round(a)):
                 a = a.astype(np.int64)
             else:
                 raise ValueError(
@@ -98,12 +104,16 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
             )
         return a
     if isinstance(space, spaces.Box):
-        a = np.asarray(actions, dtype=space.dtype)
+        try:
+            a = np.asarray(a, dtype=space.dtype)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={actions!r} is not valid: expected numbers for the action space "
+                             f"{space}") from None
         want = (n, *space.shape)
         if a.shape != want:
             raise ValueError(f"{name} has shape {a.shape}, expected {want} for the action space {space}")
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}={actions!r} contains NaN or inf; the action space is {space}")
+            raise ValueError(f"{name}={actions!r} contains NaN or inf (as {space.dtype}); the action space is {space}")
         return np.clip(a, space.low, space.high)  # Box actions: clipping to bounds is documented per task
     raise TypeError(f"unsupported action space {space}")
 
@@ -111,6 +121,7 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
 def _start_episodes(core: TaskCore, state: State, seed: int | None, options: dict[str, Any] | None,
                     rng: np.random.Generator) -> None:
     """What both envs do on reset: a seeded reset restarts the experiment, options apply, all envs start."""
+    check_options(options)
     if seed is not None:
         core.restart(state)
     if options:
@@ -136,7 +147,7 @@ class TaskEnv(gym.Env):
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self.core = make_core(self.core_class, kwargs)
+        self.core = make_core(self.core_class, kwargs, owner=_owner(type(self), "Env"), extra=("render_mode",))
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
         self.render_mode = render_mode
@@ -171,7 +182,7 @@ class TaskEnv(gym.Env):
             try:
                 a = int(action)
                 ok = a == action and 0 <= a < self._n_actions
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # None, strings, NaN, inf
                 ok = False
             if not ok:
                 raise ValueError(
@@ -235,7 +246,8 @@ class TaskVectorEnv(VectorEnv):
         if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self.core = make_core(self.core_class, kwargs)
+        self.core = make_core(self.core_class, kwargs, owner=_owner(type(self), "VectorEnv"),
+                              extra=("num_envs", "render_mode"))
         self.num_envs = int(num_envs)
         self.single_observation_space = self.core.observation_space
         self.single_action_space = self.core.action_space
@@ -297,21 +309,32 @@ class TaskVectorEnv(VectorEnv):
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
-    if render_mode is not None and render_mode not in allowed:
+    if render_mode is not None and (not isinstance(render_mode, str) or render_mode not in allowed):
         raise ValueError(f"render_mode={render_mode!r} is not supported; allowed: None or one of {allowed}")
 
 
-def make_core(core_class: type[TaskCore], kwargs: dict[str, Any]) -> TaskCore:
-    """Build a core, turning an unknown argument name into an error that lists the allowed ones."""
+def _owner(cls: type, suffix: str) -> str:
+    """The task name of an env class in error messages: 'WaterMazeEnv' -> 'WaterMaze'."""
+    name = cls.__name__
+    return name[: -len(suffix)] if name.endswith(suffix) and len(name) > len(suffix) else name
+
+
+def make_core(core_class: type[TaskCore], kwargs: dict[str, Any], owner: str | None = None,
+              extra: tuple[str, ...] = ()) -> TaskCore:
+    """Build a core. An unknown argument name raises TypeError in Python's own wording ("X.__init__() got an
+    unexpected keyword argument 'name'", which clients such as TorchRL's ``GymEnv`` recognise to drop
+    optional arguments like ``frameskip``), followed by the allowed names (``extra``: the env's own ones)."""
     import inspect
 
     params = inspect.signature(core_class.__init__).parameters
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     allowed = [name for name, p in params.items() if name != "self" and p.kind in named]
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(kwargs) - set(allowed))
+        unknown = [k for k in kwargs if k not in allowed]
         if unknown:
+            others = f" (unknown too: {unknown[1:]})" if len(unknown) > 1 else ""
             raise TypeError(
-                f"unknown argument(s) {unknown} for {core_class.__name__}; allowed: {sorted(allowed)}"
+                f"{owner or core_class.__name__}.__init__() got an unexpected keyword argument "
+                f"{unknown[0]!r}{others}; allowed: {sorted(allowed + list(extra))}"
             )
     return core_class(**kwargs)

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actions
 from brainset_envs.core.layouts import get_layout
-from brainset_envs.core.params import check_choice, check_float, check_int
+from brainset_envs.core.params import check_budget, check_choice, check_float, check_float32, check_int
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
@@ -21,7 +21,7 @@ WATCH_TV = 5  # the extra action with noisy_tv="action"
 
 def _cell_arg(name: str, value: Any, layout: Layout) -> int:
     """A [row, col] argument as a free cell of the layout."""
-    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+    ok = isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 and len(value) == 2 and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
     if not ok or not (0 <= value[0] < layout.h and 0 <= value[1] < layout.w):
         raise ValueError(f"{name}={value!r} must be [row, col] inside the {layout.h}x{layout.w} grid")
@@ -62,20 +62,32 @@ class EmpowermentGridCore(TaskCore):
         if self.view_size % 2 == 0:
             raise ValueError(f"view_size={view_size!r} must be odd (the agent sits in the centre)")
         self.noise = check_float("noise", noise, 0.0, 1.0)
-        self.goal_reward = check_float("goal_reward", goal_reward)
+        self.goal_reward = check_float32("goal_reward", goal_reward)
         self.max_steps = check_int("max_steps", max_steps, 1)
         default_n = 5 if self.noise == 0.0 else 2  # Blahut-Arimoto at n = 5 costs ~0.1-3 s per state
         self.empowerment_n = check_int("empowerment_n", default_n if empowerment_n is None else empowerment_n,
                                        0, 12)
+        if self.noise > 0.0 and self.empowerment_n > 6:
+            raise ValueError(f"empowerment_n={empowerment_n!r} with noise={noise!r}: Blahut-Arimoto over 5^n action "
+                             "sequences per state needs minutes and gigabytes beyond n = 6; allowed at most 6 with "
+                             "noise > 0")
         self.noisy_tv = check_choice("noisy_tv", noisy_tv, TV_MODES)
         self.tv_dim = check_int("tv_dim", tv_dim, 1, 1024)
         self.ppc = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
         self.render_heatmap = check_choice("render_heatmap", render_heatmap, HEATMAPS)
+        grid_size = f"layout/size ({lay.h}x{lay.w} grid)"
+        if self.observation == "view":
+            check_budget(f"{grid_size}, view_size={self.view_size}",
+                         "the view table (cells x view_size^2 x channels)", lay.h * lay.w * self.view_size ** 2 * 7)
+        elif self.observation == "pixels":
+            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
+                         lay.h * lay.w * self.ppc ** 2 * 3)
         self.n_boxes = len(lay.boxes)
         self.goal = lay.goal if goal is None else _cell_arg("goal", goal, lay)
         self.tv_cell = None
+        given_tv = None if tv_cell is None else _cell_arg("tv_cell", tv_cell, lay)  # checked in every mode
         if self.noisy_tv == "cell":
-            self.tv_cell = lay.tv if tv_cell is None else _cell_arg("tv_cell", tv_cell, lay)
+            self.tv_cell = lay.tv if given_tv is None else given_tv
             if self.tv_cell is None:
                 raise ValueError("noisy_tv='cell' needs tv_cell=[row, col] or a 'T' cell in the layout")
         if self.noisy_tv is not None and self.observation in ("view", "pixels"):
@@ -85,7 +97,7 @@ class EmpowermentGridCore(TaskCore):
             raise ValueError(f"goal={goal!r} is on a box")
         if start is None and lay.start is not None:
             self.start = lay.start
-        elif start is None or start == "random":
+        elif start is None or (isinstance(start, str) and start == "random"):
             self.start = None
         else:
             self.start = _cell_arg("start", start, lay)

@@ -10,7 +10,15 @@ from gymnasium import spaces
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, Layout, compiled
 from brainset_envs.core.layouts import get_layout
-from brainset_envs.core.params import check_choice, check_float, check_int
+from brainset_envs.core.params import (
+    F32_MAX,
+    F32_TINY,
+    check_budget,
+    check_choice,
+    check_float,
+    check_int,
+    fit_float32,
+)
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 from brainset_envs.tasks.empowerment_grid import _cell_arg
 
@@ -49,14 +57,22 @@ class ForagingArenaCore(TaskCore):
         max_steps: int = 500,
         pixels_per_cell: int = 6,
     ):
-        lay = get_layout(layout, 11 if size is None and layout == "open" else size)
+        lay = get_layout(layout, 11 if size is None and isinstance(layout, str) and layout == "open" else size)
         self.layout, self.grid = lay, compiled(lay)
-        self.food_max = check_float("food_max", food_max, 0.0, None, low_open=True)
-        self.regrow = check_float("regrow_rate", regrow_rate, 0.0, self.food_max) / self.food_max
+        # Food, energy and rewards are float32: food_max and the ratios and products below must fit it.
+        self.food_max = check_float("food_max", food_max, F32_TINY, F32_MAX)
+        regrow_rate = check_float("regrow_rate", regrow_rate, 0.0)
+        if regrow_rate > self.food_max:
+            raise ValueError(f"regrow_rate={regrow_rate!r} and food_max={food_max!r} do not fit: regrow_rate "
+                             f"must be in [0, food_max] = [0, {self.food_max}]")
+        self.regrow = regrow_rate / self.food_max
+        fit_float32("regrow_rate / food_max", self.regrow)
         self.bite = check_float("bite", bite, 0.0, None, low_open=True) / self.food_max
+        fit_float32("bite / food_max", self.bite)
         self.energy_init = check_float("energy_init", energy_init, 0.0, 1.0, low_open=True)
         self.decay = check_float("energy_decay", energy_decay, 0.0, 1.0)
         self.gain = check_float("energy_per_food", energy_per_food, 0.0) * self.food_max
+        fit_float32("energy_per_food * food_max", self.gain)
         self.setpoint = check_float("setpoint", setpoint, 0.0, 1.0)
         self.exponent = check_float("drive_exponent", drive_exponent, 0.0, 16.0, low_open=True)
         self.reward_mode = check_choice("reward", reward, REWARDS)
@@ -71,10 +87,13 @@ class ForagingArenaCore(TaskCore):
         max_k = len(free) - 1
         if lay.food:
             k = len(lay.food)
-            if n_patches is not None and n_patches != k:
+            if n_patches is not None and check_int("n_patches", n_patches, 0) != k:
                 raise ValueError(f"n_patches={n_patches!r} conflicts with the layout's {k} 'F' cells")
         else:
-            k = check_int("n_patches", 4 if n_patches is None else n_patches, 0, max_k)
+            k = check_int("n_patches", 4 if n_patches is None else n_patches, 0)
+            if k > max_k:
+                raise ValueError(f"n_patches={k!r} does not fit the layout: layout/size give {len(free)} free "
+                                 f"cell(s), one for the agent, so n_patches must be in [0, {max_k}]")
         self.n_patches = k
         self.start = None if start is None else _cell_arg("start", start, lay)
         self._free = free
@@ -83,6 +102,12 @@ class ForagingArenaCore(TaskCore):
         hw = self.grid.n_cells
         self.view_channels = tuple(self.grid.static_channels()) + ("food",)
         kk, c = self.view_size ** 2, len(self.view_channels)
+        grid_size = f"layout/size ({lay.h}x{lay.w} grid)"
+        check_budget(f"{grid_size}, view_size={self.view_size}", "the view table (cells x view_size^2 x channels)",
+                     hw * kk * c)
+        if self.observation == "pixels":
+            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
+                         (lay.h + 1) * lay.w * self.ppc ** 2 * 3)
         # obs_index[cell]: where each observation entry comes from in ext (see the class docstring)
         self._energy_col, zero, one = hw + 1, hw + 2, hw + 3
         static = self.grid.static_view(self.view_size)  # (hw, kk, c-1) of 0/1

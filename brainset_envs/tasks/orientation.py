@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from brainset_envs.core.params import check_choice, check_float, check_floats, check_int
+from brainset_envs.core.params import check_choice, check_float, check_float32, check_floats, check_int
 from brainset_envs.core.rand import standard_normal_f32
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 
@@ -156,8 +156,8 @@ class OrientationCore(TaskCore):
         self.two_frame, self.abstain = bool(two_frame), bool(abstain)
         self.trials_per_episode = check_int("trials_per_episode", trials_per_episode, 1, 1_000_000)
         self.rewards = np.array(
-            [check_float("reward_correct", reward_correct), check_float("reward_wrong", reward_wrong),
-             check_float("reward_abstain", reward_abstain)], dtype=np.float32)
+            [check_float32("reward_correct", reward_correct), check_float32("reward_wrong", reward_wrong),
+             check_float32("reward_abstain", reward_abstain)], dtype=np.float32)
         self.transfer = None if transfer is None else check_choice("transfer", transfer, TRANSFER_PRESETS)
         if transfer == "ref+45":
             self.ref_choices = self.ref_choices + 45.0

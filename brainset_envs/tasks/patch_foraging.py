@@ -71,6 +71,13 @@ class PatchForagingCore(TaskCore):
                            reward_floor=reward_floor, arrival_harvest=self.arrival_harvest)
             for d in self.deps for t in self.taus
         ]
+        self._rho_cache: dict[int, float] = {}
+        steps = self.block_time / min(self.h, float(self.taus.min()))
+        if steps > 1e8:
+            raise ValueError(f"block_time={block_time!r}, harvest_time={harvest_time!r}, travel_time={travel_time!r}: "
+                             f"a block would take up to {steps:.3g} steps; allowed at most 1e8 (block_time / the "
+                             "shorter of harvest_time and travel_time)")
+        self._check_floor(reward_floor)
         p = self.conditions[0]
         self.mu, self.sd, self.lo, self.hi = p.richness_mean, p.richness_sd, p.richness_min, p.richness_max
         self.floor = p.reward_floor
@@ -87,8 +94,25 @@ class PatchForagingCore(TaskCore):
         self.observation_space = spaces.Box(np.zeros(self.obs_dim, np.float32), np.array(high, np.float32),
                                             dtype=np.float32)
         self.action_space = spaces.Discrete(2)
-        self._rho_cache: dict[int, float] = {}
         self.record_trace = False  # the reward-rate trace is kept only for rendering (set by the envs)
+
+    def _check_floor(self, reward_floor: Any) -> None:
+        """The reward floor must leave leaving worth it (else no MVT optimum exists and rendering, the oracle
+        and the analysis fail): reward_floor < rho* * harvest_time in every condition. A cheap lower bound of
+        rho* settles the usual case; otherwise the exact optimum is computed (and kept for rendering)."""
+        from brainset_envs.analysis.mvt import rate_lower_bound
+
+        for i, c in enumerate(self.conditions):
+            if c.reward_floor < rate_lower_bound(c) * c.harvest_time:
+                continue
+            try:
+                self.optimal_rate(i)
+            except ValueError:
+                raise ValueError(
+                    f"reward_floor={reward_floor!r} is too high for harvest_time={c.harvest_time} (travel_time="
+                    f"{c.travel_time}, depletion={c.depletion}): harvesting on forever pays at least the best "
+                    "long-run rate, so never leaving is optimal and the task has no leaving threshold; "
+                    "lower reward_floor or raise harvest_time") from None
 
     # --- state ---------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.analysis.navigation import ideal_latency
-from brainset_envs.core.params import check_choice, check_float, check_int
+from brainset_envs.core.params import check_choice, check_float, check_float32, check_int
 from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
 from brainset_envs.tasks.water_maze_view import (
     CUE_TEXTURE,
@@ -76,9 +76,15 @@ class WaterMazeCore(TaskCore):
         reward_platform: float = 1.0,
         step_reward: float = 0.0,
     ):
-        self.R = check_float("pool_radius", pool_radius, 0.0, 1e4, low_open=True)
-        self.rp = check_float("platform_radius", platform_radius, 0.0, self.R / 2, low_open=True)
-        self.speed = check_float("speed", speed, 0.0, self.R, low_open=True)
+        self.R = check_float("pool_radius", pool_radius, 0.01, 1e4)
+        self.rp = check_float("platform_radius", platform_radius, 0.0, None, low_open=True)
+        if self.rp > self.R / 2:
+            raise ValueError(f"platform_radius={platform_radius!r} and pool_radius={pool_radius!r} do not fit: "
+                             f"platform_radius must be <= pool_radius / 2 = {self.R / 2}")
+        self.speed = check_float("speed", speed, 0.0, None, low_open=True)
+        if self.speed > self.R:
+            raise ValueError(f"speed={speed!r} and pool_radius={pool_radius!r} do not fit: a step must not cross "
+                             f"the pool, speed <= pool_radius = {self.R}")
         self.momentum = check_float("momentum", momentum, 0.0, 1.0, high_open=True)
         self.max_steps = check_int("max_steps", max_steps, 1, 1_000_000)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
@@ -91,12 +97,14 @@ class WaterMazeCore(TaskCore):
         self.n_headings = check_int("n_headings", n_headings, 2, 360)
         self.observation = check_choice("observation", observation, OBSERVATIONS)
         self.grid = check_int("place_cell_grid", place_cell_grid, 2, 101)
-        self.width = check_float("place_cell_width", place_cell_width, 0.0, 4.0, low_open=True)
+        # >= 0.001 (a field a thousandth of the pool radius, far below the lattice spacing >= 0.02): narrower
+        # fields overflow 1 / (2 sigma^2) in float32 and give NaN rates
+        self.width = check_float("place_cell_width", place_cell_width, 0.001, 4.0)
         self.view_width = check_int("view_width", view_width, 8, 4096)
         self.view_dtype = check_choice("view_dtype", view_dtype, ("uint8", "float32"))
         self.cue_distance = check_float("cue_distance", cue_distance, 1.0, 100.0)
-        self.reward_platform = check_float("reward_platform", reward_platform)
-        self.step_reward = check_float("step_reward", step_reward)
+        self.reward_platform = check_float32("reward_platform", reward_platform)
+        self.step_reward = check_float32("step_reward", step_reward)
         self.base_platform = self._platform_xy(platform)
 
         self.R2, self.rp2 = self.R * self.R, self.rp * self.rp
@@ -463,12 +471,13 @@ class WaterMazeEnv(TaskEnv):
     found), `probe`, `start` (0..3 = N, E, S, W; -1 for a random rim start), `ideal_latency`.
 
     ## Arguments
-    `pool_radius` (60), `platform_radius` (10), `speed` (5 per step), `momentum` (0.2), `max_steps`
+    `pool_radius` (60; 0.01..1e4), `platform_radius` (10; at most pool_radius / 2), `speed` (5 per step;
+    at most pool_radius), `momentum` (0.2), `max_steps`
     (120), `platform` ('NE', 'NW', 'SW', 'SE' = the quadrant's centre at R / 2, or an (x, y) pair),
     `start` ('cardinal' or 'random'), `protocol` ('reference', 'reversal', 'dmp'), `trials_per_day` (4),
     `reversal_day` (13), `probe_days` (()), `probe_steps` (60), `action_type` ('discrete' or
     'continuous'), `n_headings` (8), `observation` ('place_cells', 'position', 'view'),
-    `place_cell_grid` (15), `place_cell_width` (0.16), `view_width` (64), `view_dtype` ('uint8' or
+    `place_cell_grid` (15), `place_cell_width` (0.16; 0.001..4), `view_width` (64), `view_dtype` ('uint8' or
     'float32'), `cue_distance` (2.0), `reward_platform` (1), `step_reward` (0), `render_mode`.
 
     ## Ground truth
