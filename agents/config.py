@@ -279,36 +279,16 @@ class FieldSpec:
             raise ConfigError(name, f"{name}={_show(value)} is not allowed ({why}); allowed: {self.describe()}")
 
 
-def known_env_ids() -> list[str]:
-    """Every id gymnasium knows (the BrainSet ones included), sorted."""
-    import gymnasium as gym
-
-    import brainset_envs  # noqa: F401  (registers the BrainSet ids)
-
-    return sorted(gym.registry)
-
-
 def env_id_problem(env_id: str) -> str | None:
-    """None when gymnasium knows ``env_id`` (``module:Name-vN`` imports the module first), else why."""
-    import difflib
+    from brainset_envs.core.ids import env_id_problem as problem  # gymnasium only when an id is checked
 
-    import gymnasium as gym
-
-    import brainset_envs  # noqa: F401
-
-    try:
-        gym.spec(env_id)
-    except (gym.error.Error, ImportError, ValueError):
-        close = difflib.get_close_matches(env_id, known_env_ids(), n=3, cutoff=0.75)
-        return "not a registered env" + (f"; did you mean {' or '.join(close)}?" if close else "")
-    return None
+    return problem(env_id)
 
 
-def _env_ids_allowed() -> str:
-    import brainset_envs
+def env_ids_allowed() -> str:
+    from brainset_envs.core.ids import env_ids_allowed as allowed
 
-    return ("a registered gymnasium id: one of " + ", ".join(brainset_envs.env_ids())
-            + ", or another registered id such as CartPole-v1")
+    return allowed()
 
 
 def rule_names() -> list[str]:
@@ -379,7 +359,7 @@ _MAPPING = FieldSpec("mapping")
 # Every field of every section and what it allows: apply_dict and validate read it, and
 # tests/test_config_bad_input.py checks that it covers the dataclasses and walks it with bad values.
 FIELDS: dict[str, FieldSpec] = {
-    "env.id": FieldSpec("str", empty=False, check=env_id_problem, allowed=_env_ids_allowed),
+    "env.id": FieldSpec("str", empty=False, check=env_id_problem, allowed=env_ids_allowed),
     "env.kwargs": _MAPPING,
     "env.num_envs": _WIDTH,
     "env.vectorization": _choice(VECTORIZATIONS),
@@ -550,7 +530,11 @@ def parse_override(text: str) -> dict:
     keys = path.strip().split(".")
     if len(keys) < 2:
         raise ValueError(f"override {text!r} must name a section and a key, e.g. train.lr=1e-3")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ValueError(f"override {text!r}: the value is not valid YAML ({str(e).splitlines()[0]}); quote "
+                         f"it for the shell, e.g. 'objective.kwargs={{reward: {{ent_coef: 0.0}}}}'") from None
     out: dict = value
     for k in reversed(keys):
         out = {k: out}
