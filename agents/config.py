@@ -253,7 +253,7 @@ class FieldSpec:
             if self.choices is not None and value not in self.choices():
                 return "not known"
         elif self.kind == "list":
-            if not isinstance(value, list):
+            if not isinstance(value, (list, tuple)):
                 return "not a list"
             if not value:
                 return None if self.empty else "empty"
