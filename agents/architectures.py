@@ -23,10 +23,9 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
 
-from agents.config import ArchConfig
+from agents.config import ACTIVATIONS, CORES, ENCODERS, VALUE_TRUNKS, ArchConfig
 
 Acts = dict[str, torch.Tensor] | None
-CORES = ("none", "rnn", "rnn_tanh", "rnn_relu", "gru", "lstm")
 
 
 def _init(layer: nn.Module, gain: float = np.sqrt(2), bias: float = 0.0) -> nn.Module:
@@ -36,8 +35,8 @@ def _init(layer: nn.Module, gain: float = np.sqrt(2), bias: float = 0.0) -> nn.M
 
 
 def _act(name: str) -> nn.Module:
-    if name not in ("tanh", "relu"):
-        raise ValueError(f"activation={name!r} is not supported; choose tanh or relu")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation={name!r} is not supported; choose one of {list(ACTIVATIONS)}")
     return nn.Tanh() if name == "tanh" else nn.ReLU()
 
 
@@ -109,7 +108,7 @@ class InputEncoder(nn.Module):
     def __init__(self, space: spaces.Space, cfg: ArchConfig, prefix: str = ""):
         super().__init__()
         encoder = cfg.name.split("+")[0]
-        if encoder not in ("auto", "hierarchical", "mlp"):
+        if encoder not in ENCODERS:
             raise ValueError(f"arch.name={cfg.name!r}: the encoder must be auto, hierarchical or mlp "
                              "(optionally with +rnn/+gru/+lstm)")
         self.conv: ConvStages | None = None
@@ -289,7 +288,7 @@ class Agent(nn.Module):
         self.observation_space, self.action_space, self.cfg = observation_space, action_space, cfg
         parts = cfg.name.split("+")
         core = parts[1] if len(parts) > 1 else cfg.core
-        if cfg.value_trunk not in ("shared", "separate"):
+        if cfg.value_trunk not in VALUE_TRUNKS:
             raise ValueError(f"arch.value_trunk={cfg.value_trunk!r}: choose 'shared' or 'separate'")
         self.trunk = Trunk(observation_space, cfg, core)
         self.value_trunk = Trunk(observation_space, cfg, core) if cfg.value_trunk == "separate" else None

@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import yaml
+
 from agents.config import Config, help_table, parse_override, resolve_config
 
 
@@ -27,15 +29,15 @@ def train_parser() -> argparse.ArgumentParser:
                    help="auto | hierarchical | mlp, optionally +rnn/+rnn_relu/+gru/+lstm (arch.name)")
     p.add_argument("--objective", help="objective or weighted sum, e.g. reward or 'reward+0.1*predictive'")
     p.add_argument("--rule", help="learning rule, e.g. backprop (rule.name)")
-    p.add_argument("--seed", type=int, help="seeds python, numpy, torch and the envs (run.seed)")
+    p.add_argument("--seed", type=int, help="seeds python, numpy, torch and the envs; >= 0 (run.seed)")
     p.add_argument("--config", help="a YAML config file (e.g. a run folder's config.yaml)")
     p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="RUN",
                    help="continue from the last checkpoint of RUN (a run folder); without RUN, the newest "
                         "run folder of the same env, components and seed")
-    p.add_argument("--device", help="auto (CUDA when available) | cpu | cuda (run.device)")
+    p.add_argument("--device", help="auto (CUDA when available) | cpu | cuda | cuda:N | mps (run.device)")
     p.add_argument("--num-threads", type=int, help="torch CPU threads; 0 = 1 thread (run.num_threads)")
-    p.add_argument("--total-steps", type=int, help="env steps to train for (train.total_steps)")
-    p.add_argument("--num-envs", type=int, help="envs stepped in one batch (env.num_envs)")
+    p.add_argument("--total-steps", type=int, help="env steps to train for; >= 1 (train.total_steps)")
+    p.add_argument("--num-envs", type=int, help="envs stepped in one batch; >= 1 (env.num_envs)")
     p.add_argument("--runs-dir", help="parent folder of run folders (run.runs_dir)")
     p.add_argument("--no-video", action="store_true", help="skip the video at the end (run.video=false)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar (run.progress=false)")
@@ -43,12 +45,21 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
+# train.py flags that set one config field each (the rest are section.key=value overrides)
+FLAG_FIELDS: dict[str, str] = {
+    "env": "env.id", "arch": "arch.name", "objective": "objective.spec", "rule": "rule.name", "seed": "run.seed",
+    "device": "run.device", "num_threads": "run.num_threads", "total_steps": "train.total_steps",
+    "num_envs": "env.num_envs", "runs_dir": "run.runs_dir",
+}
+
+
 def _flag_overrides(a: argparse.Namespace) -> list[dict]:
-    pairs = [("env", "id", a.env), ("arch", "name", a.arch), ("objective", "spec", a.objective),
-             ("rule", "name", a.rule), ("run", "seed", a.seed), ("run", "device", a.device),
-             ("run", "num_threads", a.num_threads), ("train", "total_steps", a.total_steps),
-             ("env", "num_envs", a.num_envs), ("run", "runs_dir", a.runs_dir)]
-    out = [{s: {k: v}} for s, k, v in pairs if v is not None]
+    out = []
+    for dest, name in FLAG_FIELDS.items():
+        value = getattr(a, dest)
+        if value is not None:
+            sec, key = name.split(".")
+            out.append({sec: {key: value}})
     if a.no_video:
         out.append({"run": {"video": False}})
     if a.no_progress:
@@ -56,10 +67,27 @@ def _flag_overrides(a: argparse.Namespace) -> list[dict]:
     return out
 
 
+def _message(e: BaseException, args: argparse.Namespace | None = None) -> str:
+    """One line for a config error; a field set by a flag is named by the flag too (argparse style)."""
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    name = getattr(e, "field", None)
+    if args is not None and name is not None:
+        for dest, fname in FLAG_FIELDS.items():
+            if fname == name and getattr(args, dest, None) is not None:
+                return f"argument --{dest.replace('_', '-')}: {text}"
+    return text
+
+
 def resolve_run(args: argparse.Namespace) -> tuple[Config, Path | None]:
-    """(config, run folder to resume or None) for parsed ``train.py`` arguments."""
+    """(config, run folder to resume or None) for parsed ``train.py`` arguments. Bad values raise
+    ValueError / TypeError / KeyError naming the option (``train_main`` turns them into usage errors)."""
     overrides = _flag_overrides(args) + [parse_override(o) for o in args.overrides]
-    cfg = resolve_config(args.env, args.config, overrides)
+    if args.config is not None and not Path(args.config).is_file():
+        raise ValueError(f"argument --config: {args.config} is not a file")
+    try:
+        cfg = resolve_config(args.env, args.config, overrides)
+    except yaml.YAMLError as e:
+        raise ValueError(f"argument --config: {args.config} is not valid YAML ({str(e).splitlines()[0]})") from None
     if args.resume is None:
         return cfg, None
     from agents.runs import latest_run_dir
@@ -67,21 +95,28 @@ def resolve_run(args: argparse.Namespace) -> tuple[Config, Path | None]:
     if args.resume == "auto":
         run = latest_run_dir(cfg)
         if run is None:
-            raise SystemExit(f"--resume: no run folder with a checkpoint matches {cfg.env.id}, "
+            raise ValueError(f"argument --resume: no run folder with a checkpoint matches {cfg.env.id}, "
                              f"seed {cfg.run.seed} under {cfg.run.runs_dir}/; pass --resume RUN_FOLDER")
     else:
         run = Path(args.resume)
         if run.suffix == ".pt":
             run = run.parent.parent
         if not (run / "checkpoints" / "last.pt").exists():
-            raise SystemExit(f"--resume {args.resume}: {run / 'checkpoints' / 'last.pt'} does not exist")
+            raise ValueError(f"argument --resume: {run / 'checkpoints' / 'last.pt'} does not exist")
     base = Config.load(run / "config.yaml")
     return resolve_config(base=base, overrides=overrides), run
 
 
 def train_main(argv: list[str] | None = None) -> int:
-    args = train_parser().parse_args(argv)
-    cfg, resume = resolve_run(args)
+    parser = train_parser()
+    args = parser.parse_args(argv)
+    try:  # everything that can be checked before a run folder exists
+        cfg, resume = resolve_run(args)
+        from agents.trainer import preflight
+
+        preflight(cfg)
+    except (ValueError, TypeError, KeyError) as e:
+        parser.error(_message(e, args))
     from agents.trainer import NonFiniteError, train
 
     command = shlex.join([sys.executable, *(sys.argv if argv is None else ["scripts/train.py", *argv])])
@@ -102,25 +137,43 @@ def train_main(argv: list[str] | None = None) -> int:
 
 
 def render_parser() -> argparse.ArgumentParser:
+    from brainset_envs.recording import _positive_int, output_path_type
+
     p = argparse.ArgumentParser(prog="render.py", description="Record a trained agent's episodes as a video.")
     p.add_argument("--checkpoint", required=True, help="a run folder or a .pt checkpoint")
     p.add_argument("--which", default="best", choices=["best", "last"],
                    help="which checkpoint of a run folder")
-    p.add_argument("--episodes", type=int, default=8, help="episodes to record")
-    p.add_argument("--max-frames", type=int, default=1000, help="frame cap")
+    p.add_argument("--episodes", type=_positive_int, default=8, help="episodes to record (>= 1)")
+    p.add_argument("--max-frames", type=_positive_int, default=1000, help="frame cap (>= 1)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the recorded episodes")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the greedy ones")
-    p.add_argument("--out", help="output file (.mp4 or .gif); default: <run>/render_<which>.mp4")
-    p.add_argument("--device", default="cpu", help="device to run the agent on")
+    p.add_argument("--out", type=output_path_type,
+                   help="output file (.mp4 or .gif); default: <run>/render_<which>.mp4")
+    p.add_argument("--device", default="cpu", help="device to run the agent on: cpu, cuda, cuda:N, mps, auto")
     return p
 
 
 def render_main(argv: list[str] | None = None) -> int:
-    args = render_parser().parse_args(argv)
+    parser = render_parser()
+    args = parser.parse_args(argv)
+    from agents.config import device_problem
     from agents.runs import checkpoint_path, load_agent, record_video
+    from agents.trainer import resolve_device
 
-    ck = checkpoint_path(args.checkpoint, args.which)
-    agent = load_agent(ck, device=args.device)
+    if device_problem(args.device):
+        parser.error(f"argument --device: {args.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        parser.error(f"argument --device: {e}")
+    try:
+        ck = checkpoint_path(args.checkpoint, args.which)
+    except FileNotFoundError as e:
+        parser.error(f"argument --checkpoint: {e}")
+    try:
+        agent = load_agent(ck, device=device)
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as e:
+        parser.error(f"argument --checkpoint: {ck} cannot be loaded ({_message(e).splitlines()[0]})")
     out = Path(args.out) if args.out else ck.parent.parent / f"render_{ck.stem}.mp4"
     path = record_video(agent, agent.config.env.id, agent.config.env.kwargs, out, args.episodes, args.seed,
                         args.max_frames, deterministic=not args.stochastic)

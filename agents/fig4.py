@@ -27,6 +27,7 @@ Protocol (one seed, :func:`run_seed`):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -39,7 +40,7 @@ import numpy as np
 import torch
 
 from agents.architectures import Agent, build_agent
-from agents.config import ArchConfig, resolve_config
+from agents.config import ArchConfig, FieldSpec, resolve_config, rule_names
 from agents.probes.tuning import Tuning, measure_tuning, relative_weight_change, tuning_change
 from agents.runs import load_checkpoint, save_checkpoint
 from brainset_envs.analysis.psychophysics import fit_weibull
@@ -47,6 +48,87 @@ from brainset_envs.core.files import atomic_path
 from brainset_envs.tasks.orientation import OrientationCore, _BasisCache, render_gabors
 
 ENV_ID = "BrainSet/OrientationDiscrimination-v0"
+
+
+def _n(lo: float = 1, hi: float = 10**9, kind: str = "int", lo_open: bool = False, none: bool = False) -> FieldSpec:
+    return FieldSpec(kind, lo, hi, lo_open=lo_open, none=none)
+
+
+_SIZES = FieldSpec("list", empty=False, item=_n(1, 4096))
+_NAMES = FieldSpec("list", empty=False, item=FieldSpec("str", empty=False))
+
+# What each protocol field allows (checked on construction, so `--set KEY=VALUE` fails before a run).
+PROTOCOL_FIELDS: dict[str, FieldSpec] = {
+    "size": _n(8, 1024), "sf": _n(0.0, 0.5, "float", lo_open=True), "contrast": _n(0.0, 1.0, "float", lo_open=True),
+    "noise_std": _n(0.0, 10.0, "float"), "ref_deg": _n(-360.0, 360.0, "float"),
+    "offset_deg": _n(0.0, 90.0, "float", lo_open=True),
+    "stages": _NAMES, "channels": _SIZES, "kernels": _SIZES, "strides": _SIZES,
+    "conv_fc": FieldSpec("list", item=_n(1, 65_536)),
+    "pretrain_steps": _n(1), "pretrain_batch": _n(1, 65_536), "pretrain_lr": _n(0.0, 10.0, "float", lo_open=True),
+    "pretrain_noise": FieldSpec("list", item=_n(0.0, 10.0, "float"),
+                                check=lambda v: None if len(v) == 2 else "not two numbers",
+                                allowed="two noise levels [low, high], each a number in [0, 10]"),
+    "pretrain_classes": _n(2, 360),
+    "pretrain_rule": FieldSpec("str", choices=lambda: ("same", *rule_names()), empty=False),
+    "readout_trials": _n(2), "readout_l2": _n(0.0, 1e6, "float"),
+    "train_steps": _n(1, 10**15), "num_envs": _n(1, 65_536), "num_steps": _n(1, 65_536),
+    "update_epochs": _n(1, 10_000), "num_minibatches": _n(1, 65_536), "lr": _n(0.0, 10.0, "float", lo_open=True),
+    "algo": FieldSpec("str", choices=lambda: ("ppo", "reinforce"), empty=False),
+    "ent_coef": _n(0.0, 100.0, "float"),
+    "threshold_offsets": FieldSpec("list", empty=False, item=_n(0.0, 90.0, "float", lo_open=True)),
+    "threshold_trials": _n(1), "tuning_step_deg": _n(0.0, 90.0, "float", lo_open=True), "tuning_phases": _n(1),
+    "tuning_repeats": _n(1), "tuning_harmonics": _n(1, 1000), "tuning_noise": _n(0.0, 10.0, "float", none=True),
+    "units_window_px": _n(1, 1024), "fisher_delta_deg": _n(0.0, 90.0, "float", lo_open=True), "fisher_repeats": _n(1),
+    "weight_stages": _NAMES,
+}
+
+
+def parse_protocol_set(item: str) -> tuple[str, Any]:
+    """``'lr=1e-3'`` (a ``--set`` value) -> ``('lr', 0.001)``, typed as the field's default; ValueError
+    naming the field, the value and what is allowed. The range is checked when the protocol is made."""
+    import yaml
+
+    if "=" not in item:
+        raise ValueError(f"{item!r}: write KEY=VALUE, e.g. --set lr=1e-3")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    fields = {f.name: f for f in dataclasses.fields(Fig4Protocol)}
+    if key not in fields:
+        raise ValueError(f"{key!r} is not a protocol field; allowed: {', '.join(fields)}")
+    spec = PROTOCOL_FIELDS[key]
+    bad = ValueError(f"{key}={raw} is not allowed; allowed: {spec.describe()}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise bad from None
+    default = fields[key].default
+    if value is None:
+        if not spec.none:
+            raise bad
+        return key, None
+    if isinstance(default, tuple):
+        value = tuple(value) if isinstance(value, list) else (value,)
+        coerce = float if spec.item is not None and spec.item.kind == "float" else None
+        try:
+            value = tuple(coerce(v) if coerce and not isinstance(v, bool) else v for v in value)
+        except (TypeError, ValueError):
+            raise bad from None
+        return key, value
+    if spec.kind == "str":
+        if not isinstance(value, str):
+            raise bad
+        return key, value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise bad
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise bad from None
+    if spec.kind == "int":
+        if not number.is_integer():
+            raise bad
+        return key, int(value) if isinstance(value, int) else int(number)
+    return key, number
 
 
 @dataclass
@@ -97,6 +179,15 @@ class Fig4Protocol:
     fisher_delta_deg: float = 3.0
     fisher_repeats: int = 1024
     weight_stages: tuple = field(default=("V1", "V2", "V4", "IT", "fc1"))
+
+    def __post_init__(self) -> None:
+        for name, spec in PROTOCOL_FIELDS.items():
+            spec.validate(name, getattr(self, name))
+        if not len(self.stages) == len(self.channels) == len(self.kernels) == len(self.strides):
+            raise ValueError(f"stages/channels/kernels/strides must have equal lengths, got {self.stages}, "
+                             f"{self.channels}, {self.kernels}, {self.strides}")
+        if self.pretrain_noise[0] > self.pretrain_noise[1]:
+            raise ValueError(f"pretrain_noise={self.pretrain_noise!r}: the low end must not exceed the high end")
 
     @classmethod
     def quick(cls, **changes) -> Fig4Protocol:

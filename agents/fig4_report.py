@@ -238,3 +238,63 @@ def run_dir_name(rule: str, objective: str, quick: bool) -> str:
     """``fig4__<rule>__<objective>[__quick]__<time>`` (file-system safe)."""
     obj = objective.replace("*", "x").replace("+", "_plus_")
     return f"fig4__{rule}__{obj}{'__quick' if quick else ''}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_fig4_args(a) -> tuple[Fig4Protocol, list[int], dict]:
+    """(protocol, seeds, rule options) for ``scripts/fig4.py``'s parsed arguments; a ValueError naming the
+    option, the value and what is allowed for anything that would fail later (nothing is written here)."""
+    import yaml
+
+    from agents.config import MAX_SEED, device_problem, objective_names, objective_spec_problem, rule_names
+    from agents.fig4 import parse_protocol_set
+    from agents.rules import get_rule
+    from agents.trainer import resolve_device
+
+    if a.rule not in rule_names():
+        raise ValueError(f"argument --rule: {a.rule!r} is not a registered rule; allowed: {', '.join(rule_names())}")
+    if (why := objective_spec_problem(a.objective)) is not None:
+        raise ValueError(f"argument --objective: {a.objective!r} is not allowed ({why}); allowed: a weighted sum "
+                         f"of registered objectives such as 'reward+0.1*predictive'; objectives: "
+                         f"{', '.join(objective_names())}")
+    try:
+        rule_kwargs = yaml.safe_load(a.rule_kwargs)
+    except yaml.YAMLError:
+        rule_kwargs = a.rule_kwargs
+    rule_kwargs = {} if rule_kwargs is None else rule_kwargs
+    if not isinstance(rule_kwargs, dict):
+        raise ValueError(f"argument --rule-kwargs: {a.rule_kwargs!r} is not a YAML mapping; give e.g. '{{seed: 1}}'")
+    try:
+        get_rule(a.rule, **rule_kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"argument --rule-kwargs: {a.rule} rejects {a.rule_kwargs}: {e}") from None
+    n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 3)
+    if n_seeds < 1:
+        raise ValueError(f"argument --seeds: {n_seeds} is not allowed; give an integer >= 1")
+    if not 0 <= a.first_seed <= MAX_SEED - n_seeds:
+        raise ValueError(f"argument --first-seed: {a.first_seed} is not allowed; give an integer >= 0")
+    if a.num_threads < 1:
+        raise ValueError(f"argument --num-threads: {a.num_threads} is not allowed; give an integer >= 1")
+    if a.train_steps is not None and a.train_steps < 1:
+        raise ValueError(f"argument --train-steps: {a.train_steps} is not allowed; give an integer >= 1")
+    if device_problem(a.device):
+        raise ValueError(f"argument --device: {a.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")
+    try:
+        resolve_device(a.device)
+    except ValueError as e:
+        raise ValueError(f"argument --device: {e}") from None
+    if a.assets is not None and Path(a.assets).suffix != ".png":
+        raise ValueError(f"argument --assets: {a.assets!r} must end in .png")
+    changes: dict = {}
+    for item in a.set:
+        try:
+            key, value = parse_protocol_set(item)
+        except ValueError as e:
+            raise ValueError(f"argument --set: {e}") from None
+        changes[key] = value
+    if a.train_steps is not None:
+        changes["train_steps"] = a.train_steps
+    try:
+        proto = Fig4Protocol.quick(**changes) if a.quick else Fig4Protocol(**changes)
+    except ValueError as e:
+        raise ValueError(f"argument --set: {e}") from None
+    return proto, list(range(a.first_seed, a.first_seed + n_seeds)), rule_kwargs

@@ -45,13 +45,54 @@ class NonFiniteError(RuntimeError):
 
 
 def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU."""
+    """'auto' -> CUDA when available, else CPU; a device that is not there raises ValueError naming
+    ``run.device``."""
+    from agents.config import ConfigError, device_problem
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device_problem(device):
+        raise ConfigError("run.device", f"run.device={device!r} is not a device; allowed: auto, cpu, cuda, "
+                          f"cuda:N, mps")
     dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"run.device={device!r} but CUDA is not available; use 'auto' or 'cpu'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("run.device", f"run.device={device!r} but CUDA is not available; use 'auto' or "
+                              f"'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            n = torch.cuda.device_count()
+            raise ConfigError("run.device", f"run.device={device!r} but there are {n} CUDA devices (cuda:0 to "
+                              f"cuda:{n - 1}); use 'cuda' or 'auto'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("run.device", f"run.device={device!r} but MPS is not available; use 'auto' or 'cpu'")
     return dev
+
+
+def preflight(cfg: Config) -> None:
+    """What only a run can check, done before any run folder exists: the device is there, the env is
+    made with ``env.kwargs`` and has what ``env.vectorization`` asks for, the objective and the rule are
+    built with their options. Raises ValueError / TypeError naming the option."""
+    from agents.objectives import get_objective
+    from agents.rules import get_rule
+
+    resolve_device(cfg.run.device)
+    spec = gym.spec(cfg.env.id)
+    if cfg.env.vectorization == "native" and spec.vector_entry_point is None:
+        raise ValueError(f"env.vectorization='native' but {cfg.env.id} registers no vector_entry_point; "
+                         f"allowed here: auto, sync")
+    try:
+        gym.make(cfg.env.id, **cfg.env.kwargs).close()
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"env.kwargs={cfg.env.kwargs!r}: {cfg.env.id} rejects them: {e}") from None
+    try:
+        get_objective(cfg.objective.spec, cfg.objective.kwargs)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"objective.kwargs={cfg.objective.kwargs!r} (objective.spec={cfg.objective.spec!r}): "
+                      f"{e}") from None
+    try:
+        get_rule(cfg.rule.name, **cfg.rule.kwargs)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"rule.kwargs={cfg.rule.kwargs!r} (rule.name={cfg.rule.name!r}): {e}") from None
 
 
 def set_threads(num_threads: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import gymnasium as gym
@@ -159,3 +159,10 @@ def merge_sections(path: str | os.PathLike, sections: dict[str, Any]) -> dict[st
     data["targets"] = targets
     write_json(data, path)
     return data
+
+
+def missed_targets(data: dict[str, Any], sections: Iterable[str]) -> list[dict[str, Any]]:
+    """The targets of ``data`` (from :func:`merge_sections`) in ``sections`` ('envs', 'learning',
+    'trainer') that were not met (a missing value counts as missed)."""
+    wanted = set(sections)
+    return [c for c in data.get("targets", []) if c.get("section") in wanted and not c.get("ok")]

@@ -41,6 +41,24 @@ def _pygame_keys() -> Iterator[str]:
             yield pygame.key.name(ev.key)
 
 
+def display_problem(environ: dict | None = None, platform: str | None = None) -> str | None:
+    """Why a window cannot open here (None when it can): SDL told to draw nowhere (SDL_VIDEODRIVER=dummy or
+    offscreen), or on Linux neither DISPLAY nor WAYLAND_DISPLAY set."""
+    import os
+    import sys
+
+    env = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    driver = env.get("SDL_VIDEODRIVER", "")
+    if driver in ("dummy", "offscreen"):
+        return (f"no display: SDL_VIDEODRIVER={driver} draws nowhere, so the game window would never appear; "
+                f"unset it (and run where a display is available) to play")
+    if platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        return ("no display: neither DISPLAY nor WAYLAND_DISPLAY is set, so the game window cannot open; "
+                "run it in a desktop session (or with X forwarding)")
+    return None
+
+
 def play(env_id: str, n_trials: int = 100, seed: int | None = None, keys: Iterable[str] | None = None,
          env_kwargs: dict | None = None, verbose: bool = True) -> dict[str, Any]:
     """Play ``env_id`` in a window for up to ``n_trials`` steps. ``keys`` replaces the keyboard (tests, demos).
@@ -48,6 +66,8 @@ def play(env_id: str, n_trials: int = 100, seed: int | None = None, keys: Iterab
     Returns the steps played, total reward, and for tasks whose info has ``correct`` and
     ``answered_offset_deg`` the per-offset table and Weibull fit.
     """
+    if keys is None and (why := display_problem()) is not None:
+        raise RuntimeError(why)  # waiting for key presses from a window that never shows would hang
     env = gym.make(env_id, render_mode="human", **(env_kwargs or {}))
     mapping = default_keys(env)
     if verbose:
@@ -96,16 +116,29 @@ def _summary(offsets: np.ndarray, correct: np.ndarray, verbose: bool) -> dict[st
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("env_id", nargs="?", default="BrainSet/OrientationDiscrimination-v0")
-    p.add_argument("--trials", type=int, default=100, help="number of steps (trials) to play")
+    p.add_argument("--trials", type=int, default=100, help="number of steps (trials) to play, >= 1")
     p.add_argument("--seed", type=int, default=None)
     args = p.parse_args(argv)
-    import brainset_envs  # noqa: F401
+    from brainset_envs.core.ids import env_id_error
 
+    if (msg := env_id_error(args.env_id, "env_id")) is not None:
+        p.error(msg)
+    if args.trials < 1:
+        p.error(f"argument --trials: {args.trials} is not allowed; give an integer >= 1")
+    if (why := display_problem()) is not None:
+        p.error(why)
+    try:
+        env = gym.make(args.env_id)
+        default_keys(env)
+        env.close()
+    except ValueError as e:
+        p.error(f"argument env_id: {args.env_id} cannot be played with the keyboard ({e})")
     play(args.env_id, n_trials=args.trials, seed=args.seed)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

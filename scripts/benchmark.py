@@ -8,6 +8,8 @@
 
 Each run replaces the sections it ran in --out (default runs/benchmark.json) and keeps the others
 (each section records its own time and load average); `targets` lists every checked target.
+With --check the exit status is 1 when a target of the sections run this time was missed (each is
+named on stderr), 0 when all were met; without it, missed targets are only reported.
 """
 
 from __future__ import annotations
@@ -74,7 +76,33 @@ def trainer_section(args: argparse.Namespace) -> dict:
     return {"trainer": trainer_report(quick=args.quick, seeds=(0,) if args.quick else (0, 1), progress=show)}
 
 
-def main(argv: list[str] | None = None) -> None:
+def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors (exit 2) for bad options, before anything is measured or written."""
+    import math
+
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= 3600):
+        p.error(f"argument --seconds: {args.seconds} is not allowed; give a number > 0 and <= 3600")
+    if args.sizes is not None and (not args.sizes or min(args.sizes) < 1):
+        p.error(f"argument --sizes: {args.sizes} is not allowed; give one or more integers >= 1")
+    if not args.out.endswith(".json"):
+        p.error(f"argument --out: {args.out!r} must end in .json")
+    if args.envs:
+        import brainset_envs
+
+        ids = brainset_envs.env_ids()
+        unmatched = [s for s in args.envs if not any(s in i for i in ids)]
+        if unmatched:
+            p.error(f"argument --envs: {unmatched[0]!r} matches no env id; allowed: substrings of "
+                    f"{', '.join(ids)}")
+    if args.checks is not None:
+        from agents.learning_report import CHECKS
+
+        unknown = [c for c in args.checks if c not in CHECKS]
+        if unknown:
+            p.error(f"argument --checks: {unknown[0]!r} is not a learning check; allowed: {', '.join(CHECKS)}")
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="*", default=None, help="substrings of the ids to benchmark (default: all)")
     p.add_argument("--seconds", type=float, default=1.0, help="time per env measurement")
@@ -86,7 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--trainer", action="store_true", help="our trainer vs SB3 PPO (agents.bench)")
     p.add_argument("--full", action="store_true", help="env throughput, learning checks and trainer")
     p.add_argument("--quick", action="store_true", help="smaller trainer budgets, one seed")
+    p.add_argument("--check", action="store_true",
+                   help="exit with status 1 when a target of the sections run was missed (for CI)")
     args = p.parse_args(argv)
+    _check_args(p, args)
     run_envs = args.full or not (args.learning or args.trainer)
     sections: dict = {}
     if run_envs:
@@ -96,16 +127,29 @@ def main(argv: list[str] | None = None) -> None:
     if args.trainer or args.full:
         sections.update(trainer_section(args))
 
-    from brainset_envs.benchmark import merge_sections
+    from brainset_envs.benchmark import merge_sections, missed_targets
 
     data = merge_sections(args.out, sections)
+    ran = [name for name, on in (("envs", run_envs), ("learning", args.learning or args.full),
+                                 ("trainer", args.trainer or args.full)) if on]
     print("\ntargets:")
     for c in data["targets"]:
         v = "n/a" if c["value"] is None else f"{c['value']:,.2f}"
         rule = c.get("rule") or f">= {c['target']:,}"
         print(f"  [{'ok' if c['ok'] else 'MISS'}] {c['section']:8s} {c['env']} {c['metric']} = {v} ({rule})")
     print(f"\nwrote {args.out}")
+    missed = missed_targets(data, ran)
+    if missed and args.check:
+        import sys
+
+        for c in missed:
+            v = "n/a" if c["value"] is None else f"{c['value']:,.2f}"
+            rule = c.get("rule") or f">= {c['target']:,}"
+            print(f"missed target: {c['section']} {c['env']} {c['metric']} = {v} ({rule})", file=sys.stderr)
+        print(f"--check: {len(missed)} of the targets of {', '.join(ran)} missed", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

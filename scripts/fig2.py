@@ -1,12 +1,13 @@
 """Fig. 2 of Richards et al. 2019, measured: bias and variance of each learning rule's updates, per layer.
 
     python scripts/fig2.py --task digits            # all rules, writes runs/digits__fig2__0__<time>/
-    python scripts/fig2.py --task digits --rules backprop,feedback_alignment --epochs 5 --no-assets
+    python scripts/fig2.py --task digits --assets assets/fig2.png   # also the README figure
+    python scripts/fig2.py --task digits --rules backprop,feedback_alignment --epochs 5
     python scripts/fig2.py --env BrainSet/PatchForaging-v0                 # a fresh agent, one RL rollout
     python scripts/fig2.py --checkpoint runs/<a training run folder>        # a trained agent, its env
 
-Writes fig2.json and fig2.png into a run folder under --runs-dir. With --task, the PNG is also copied to
-assets/fig2.png (the README figure) unless --no-assets. With --env or --checkpoint, each rule's update is
+Writes fig2.json and fig2.png into a run folder under --runs-dir, and nothing else unless asked: to
+refresh the README figure, add --assets assets/fig2.png. With --env or --checkpoint, each rule's update is
 measured on one rollout of the env (the run's objective, e.g. PPO's policy gradient + value loss)
 against backprop's gradient on the whole rollout, per layer of the agent (:mod:`agents.probes.fig2_env`).
 """
@@ -16,6 +17,31 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+
+def _check(a, known_rules: list[str]) -> str | None:
+    """A one-line usage error for a bad option, or None (checked before any work or output)."""
+    for opt in ("num_envs", "num_steps", "batches", "epochs", "batch", "repeats", "num_threads"):
+        if getattr(a, opt) < 1:
+            return f"argument --{opt.replace('_', '-')}: {getattr(a, opt)} is not allowed; give an integer >= 1"
+    rules = [r.strip() for r in a.rules.split(",") if r.strip()]
+    unknown = [r for r in rules if r not in known_rules]
+    if not rules or unknown:
+        return (f"argument --rules: {a.rules!r} names {'no rule' if not rules else repr(unknown[0])}; allowed: a "
+                f"comma-separated list of {', '.join(known_rules)}")
+    try:
+        hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
+    except ValueError:
+        hidden = [0]
+    if not hidden or min(hidden) < 1:
+        return f"argument --hidden: {a.hidden!r} is not allowed; give comma-separated layer sizes >= 1, e.g. 64,64"
+    if a.assets is not None and Path(a.assets).suffix != ".png":
+        return f"argument --assets: {a.assets!r} must end in .png"
+    if a.env is not None:
+        from brainset_envs.core.ids import env_id_error
+
+        return env_id_error(a.env)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the data split, weights and rules")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--runs-dir", default="runs", help="where the run folder goes")
-    p.add_argument("--assets", default="assets/fig2.png", help="copy of the PNG for the README")
-    p.add_argument("--no-assets", action="store_true", help="do not write the assets copy")
+    p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig2.png, the README's)")
+    p.add_argument("--no-assets", action="store_true", help="no copy of the PNG (the default; kept for old commands)")
     a = p.parse_args(argv)
+    problem = _check(a, list(RULE_SETTINGS))
+    if problem:
+        p.error(problem)
 
     import torch
 
@@ -50,12 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         from agents.config import parse_override
         from agents.probes.fig2_env import run_fig2_env
 
+        try:
+            overrides = [parse_override(o) for o in a.overrides]
+        except ValueError as e:
+            p.error(str(e))
         result = run_fig2_env(a.env, rules, a.checkpoint, a.num_envs, a.num_steps, a.batches, a.repeats,
-                              a.seed, [parse_override(o) for o in a.overrides], progress=print)
-        task, assets = result["task"], None
+                              a.seed, overrides, progress=print)
+        task, assets = result["task"], None if a.no_assets else a.assets
     else:
         if a.overrides:
-            raise SystemExit(f"config overrides {a.overrides} need --env or --checkpoint")
+            p.error(f"config overrides {a.overrides} need --env or --checkpoint")
         hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
         result = run_fig2(a.task, rules, hidden, a.epochs, a.batch, a.seed, a.repeats, progress=print)
         task, assets = a.task, None if a.no_assets else a.assets

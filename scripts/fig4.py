@@ -19,29 +19,10 @@ import sys
 from pathlib import Path
 
 
-def _coerce(key: str, raw: str, default):
-    """A --set value as the type of the field's default (YAML reads 5e-4 as a string)."""
-    import yaml
-
-    value = yaml.safe_load(raw)
-    try:
-        if value is None or isinstance(default, str):
-            return value if value is None else str(value)
-        if isinstance(default, tuple):
-            return tuple(value) if isinstance(value, list) else (value,)
-        if isinstance(default, bool):
-            return bool(value)
-        if isinstance(default, int):
-            return int(float(value))
-        return float(value)
-    except (TypeError, ValueError):
-        raise SystemExit(f"--set {key}={raw}: not a valid value (the default is {default!r})") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=None,
-                   help="number of seeds (first-seed, first-seed + 1, ...); default 3, with --quick 1")
+                   help="number of seeds >= 1 (first-seed, first-seed + 1, ...); default 3, with --quick 1")
     p.add_argument("--first-seed", type=int, default=0, help="the first seed")
     p.add_argument("--rule", default="backprop", help="learning rule of the perceptual-learning phase")
     p.add_argument("--rule-kwargs", default="{}", help="options of the rule, as YAML, e.g. '{seed: 1}'")
@@ -58,34 +39,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig4.png)")
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
 
+    from agents.fig4_report import check_fig4_args, run_dir_name
+
+    try:  # every argument, before the run folder exists
+        proto, seeds, rule_kwargs = check_fig4_args(a)
+    except ValueError as e:
+        p.error(str(e))
+
     import torch
-    import yaml
 
-    from agents.fig4 import Fig4Protocol
-    from agents.fig4_report import run_dir_name, run_fig4, save_fig4, summary_table
+    from agents.fig4_report import run_fig4, save_fig4, summary_table
 
-    torch.set_num_threads(max(1, a.num_threads))
-    changes = {}
-    for item in a.set:
-        if "=" not in item:
-            raise SystemExit(f"--set {item!r}: write KEY=VALUE, e.g. --set lr=1e-3")
-        key, raw = item.split("=", 1)
-        fields = sorted(Fig4Protocol.__dataclass_fields__)
-        if key not in fields:
-            raise SystemExit(f"--set {key}: unknown protocol field; fields: {fields}")
-        changes[key] = _coerce(key, raw, Fig4Protocol.__dataclass_fields__[key].default)
-    if a.train_steps is not None:
-        changes["train_steps"] = a.train_steps
-    proto = Fig4Protocol.quick(**changes) if a.quick else Fig4Protocol(**changes)
-    n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 3)
-    if n_seeds < 1:
-        raise SystemExit(f"--seeds {n_seeds}: give at least 1")
-    seeds = list(range(a.first_seed, a.first_seed + n_seeds))
+    torch.set_num_threads(a.num_threads)
     out_dir = Path(a.runs_dir) / run_dir_name(a.rule, a.objective, a.quick)
     cache = a.cache_dir or str(Path(a.runs_dir) / "fig4_pretrained")
     print(f"Fig. 4: rule {a.rule}, objective {a.objective}, seeds {seeds} -> {out_dir}")
     result = run_fig4(proto, seeds, a.rule, a.objective, out_dir, cache, a.device, a.num_threads,
-                      yaml.safe_load(a.rule_kwargs) or {}, progress=print)
+                      rule_kwargs, progress=print)
     result["command"] = " ".join(["scripts/fig4.py", *(argv if argv is not None else sys.argv[1:])])
     paths = save_fig4(result, out_dir, a.assets)
     print(summary_table(result))

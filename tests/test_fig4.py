@@ -47,14 +47,16 @@ def test_quick_fig4_threshold_drops_and_the_top_stage_changes_more(tmp_path, cap
     assert len(list((tmp_path / "fig4_pretrained").glob("pretrained_*_seed0.pt"))) == 1
 
 
-def test_unknown_objective_or_rule_fails_before_any_work(tmp_path):
+def test_unknown_objective_or_rule_fails_before_any_work(tmp_path, capsys):
     from scripts.fig4 import main
 
-    with pytest.raises(ValueError, match="no_such_objective"):
-        main(["--quick", "--objective", "reward+0.1*no_such_objective", "--runs-dir", str(tmp_path)])
-    with pytest.raises(ValueError, match="nope"):
-        main(["--quick", "--rule", "nope", "--runs-dir", str(tmp_path)])
-    assert not list(tmp_path.rglob("*.pt"))
+    for args, word in ((["--objective", "reward+0.1*no_such_objective"], "no_such_objective"),
+                       (["--rule", "nope"], "nope")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--quick", *args, "--runs-dir", str(tmp_path)])
+        assert exit_info.value.code == 2  # a usage error, before any work
+        assert word in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_pretrained_weights_are_cached_per_seed_and_protocol(tmp_path):

@@ -20,7 +20,7 @@ Normalisation layers, embeddings and vector parameters are accepted by every rul
 owning a trainable matrix that a rule cannot handle fails in ``prepare`` with a message naming it.
 """
 
-from agents.rules.base import Backprop, LearningRule, get_rule, register_rule
+from agents.rules.base import Backprop, LearningRule, available_rules, get_rule, register_rule
 from agents.rules.feedback import DirectFeedbackAlignment, FeedbackAlignment, SignSymmetry, exact_backward
 from agents.rules.perturbation import NodePerturbation, WeightPerturbation
 from agents.rules.predictive_coding import PredictiveCoding
@@ -34,5 +34,6 @@ RULES: tuple[str, ...] = ("backprop", "feedback_alignment", "direct_feedback_ali
 
 __all__ = [
     "RULES", "Backprop", "DirectFeedbackAlignment", "FeedbackAlignment", "LearningRule", "NodePerturbation",
-    "PredictiveCoding", "SignSymmetry", "WeightPerturbation", "exact_backward", "get_rule", "register_rule",
+    "PredictiveCoding", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward", "get_rule",
+    "register_rule",
 ]

@@ -55,8 +55,13 @@ def register_rule(name: str, factory: Callable[..., LearningRule]) -> None:
     _RULES[name] = factory
 
 
+def available_rules() -> list[str]:
+    """The names ``get_rule`` accepts (the ``--rule`` option), sorted."""
+    return sorted(_RULES)
+
+
 def get_rule(name: str, **options) -> LearningRule:
     """The rule called ``name`` (e.g. 'backprop', 'feedback_alignment'), built with ``options``."""
     if name not in _RULES:
-        raise ValueError(f"rule={name!r} is not known; available: {sorted(_RULES)}")
+        raise ValueError(f"rule={name!r} is not known; available: {available_rules()}")
     return _RULES[name](**options)
