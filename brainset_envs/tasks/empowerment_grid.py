@@ -11,7 +11,8 @@ from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actions
 from brainset_envs.core.layouts import get_layout
 from brainset_envs.core.params import check_choice, check_float, check_int
-from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.rand import per_env
+from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
 TV_MODES = (None, "action", "cell")
@@ -32,7 +33,11 @@ def _cell_arg(name: str, value: Any, layout: Layout) -> int:
 
 
 class EmpowermentGridCore(TaskCore):
-    """Batch-first dynamics of EmpowermentGrid (see :class:`EmpowermentGridEnv`)."""
+    """Batch-first dynamics of EmpowermentGrid (see :class:`EmpowermentGridEnv`).
+
+    Random streams: per env (see :attr:`shared_stream`) unless the configuration draws on every step
+    (``noise > 0`` or a noisy TV), where one shared stream keeps the batched draws.
+    """
 
     info_keys: ClassVar[tuple[str, ...]] = ("row", "col", "empowerment")
 
@@ -216,11 +221,22 @@ class EmpowermentGridCore(TaskCore):
             s["visits"] = np.zeros((n, self.grid.n_cells), np.int32)
         return s
 
-    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+    @property
+    def shared_stream(self) -> bool:  # type: ignore[override]
+        """Per-env streams where only :meth:`reset` draws (the start cell): env ``i`` of a vector env is
+        then exactly a single env seeded with ``seed + i``. With action noise or a noisy TV every env
+        draws on every step, which per-env streams would slow several-fold (one Generator call per env
+        and draw), so those configurations share one stream (a vector env matches single envs in
+        distribution)."""
+        return self.noise > 0.0 or bool(self.noisy_tv)
+
+    def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
         idx: Any = slice(None) if mask is None else mask
-        k = len(state["cell"]) if mask is None else int(mask.sum())
         if self.start is None:
-            state["cell"][idx] = self.start_cells[rng.integers(0, len(self.start_cells), k)]
+            m = len(self.start_cells)
+            rows = np.arange(len(state["cell"]))[idx]
+            state["cell"][idx] = self.start_cells[per_env(rng, rows, lambda g, j: g.integers(0, m, j),
+                                                          lambda g: g.integers(0, m))]
         else:
             state["cell"][idx] = self.start
         state["t"][idx] = 0
@@ -235,7 +251,7 @@ class EmpowermentGridCore(TaskCore):
                 state["visits"][rows] = 0
                 state["visits"][rows, state["cell"][rows]] = 1
 
-    def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
+    def step(self, state: State, action: np.ndarray, rng: Rng):
         if self.noise > 0.0:
             action = noisy_actions(action, self.noise, rng)
         watch = None
