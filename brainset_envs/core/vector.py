@@ -343,7 +343,7 @@ class TaskVectorEnv(VectorEnv):
         any_done = done_before.any()
         rng = self._rng()
         if any_done and not self.core.shared_stream:  # the discarded step draws from the scratch stream
-            step_rng = [self._scratch if d else g for g, d in zip(rng, done_before.tolist(), strict=True)]
+            step_rng: Rng = _SkipDone(rng, done_before, self._scratch)
         else:
             step_rng = rng
         reward, terminated, truncated = self.core.step(self.state, act, step_rng)
@@ -373,6 +373,23 @@ class TaskVectorEnv(VectorEnv):
         if self._canvas is not None:
             self._canvas.close()
             self._canvas = None
+
+
+class _SkipDone(Sequence):
+    """Per-env streams for a step in which the envs in ``done`` only autoreset: their draws (discarded
+    with the step) come from ``scratch``, so their own streams stay where a single env's would be. Built
+    in O(1); the per-env lookup happens only where a core draws."""
+
+    __slots__ = ("_streams", "_done", "_scratch")
+
+    def __init__(self, streams: Sequence[np.random.Generator], done: np.ndarray, scratch: np.random.Generator):
+        self._streams, self._done, self._scratch = streams, done, scratch
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._scratch if self._done[i] else self._streams[i]
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:

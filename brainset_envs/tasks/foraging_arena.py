@@ -144,7 +144,8 @@ class ForagingArenaCore(TaskCore):
                 else np.full(k, self.start)
         else:
             # distinct random cells per env: the start first, then the patches (ranks of random keys)
-            keys = per_env(rng, rows, lambda g, m: g.random((m, len(free))))
+            w = len(free)
+            keys = per_env(rng, rows, lambda g, m: g.random((m, w)), lambda g: g.random(w))
             if self.start is not None:
                 keys[:, np.searchsorted(free, self.start)] = -1.0
             order = np.argsort(keys, axis=1)[:, : self.n_patches + 1]
