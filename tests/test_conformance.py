@@ -303,46 +303,64 @@ def test_step_one_fast_path_equals_batch_path(env_id, extra):
     assert ends >= 4, f"{ends} episode ends in 600 steps: shorten the episodes in conftest.SHORT_EPISODES"
 
 
+def _batch_of_one(obs):
+    return {k: np.asarray(v)[None] for k, v in obs.items()} if isinstance(obs, dict) else np.asarray(obs)[None]
+
+
 def _nth(batch, i):
     return {k: v[i] for k, v in batch.items()} if isinstance(batch, dict) else batch[i]
 
 
+def _obs_means(obs, n):
+    """Mean of each env's observation (all entries of all keys), for a batch of ``n``."""
+    parts = obs.values() if isinstance(obs, dict) else [obs]
+    return np.concatenate([np.asarray(p, np.float64).reshape(n, -1) for p in parts], axis=1).mean(axis=1)
+
+
 @pytest.mark.parametrize("env_id", IDS)
 def test_native_vector_env_statistics_match_single_env(env_id):
-    """Episode return and length agree between the native vector env and the single env. Episodes are
-    independent (rewards within one are not), so the comparison is per episode."""
+    """Episode return, episode length and the mean observation over an episode agree between the native
+    vector env and the single env. The exact per-env comparison above covers the cores with per-env
+    random streams; for the cores that share one stream across the batch (``shared_stream``) this
+    agreement in distribution is the check. Episodes are independent (steps within one are not), so the
+    comparison is per episode."""
     n_steps = 6000
     single = gym.make(env_id)
     single.action_space.seed(5)
     single.reset(seed=5)
-    rets, lens, ret, length = [], [], 0.0, 0
+    rets, lens, obs_means, ret, length, obs_sum = [], [], [], 0.0, 0, 0.0
     for _ in range(n_steps):
-        _, r, term, trunc, _ = single.step(single.action_space.sample())
+        obs, r, term, trunc, _ = single.step(single.action_space.sample())
         ret += r
         length += 1
+        obs_sum += float(_obs_means(_batch_of_one(obs), 1)[0])
         if term or trunc:
             rets.append(ret)
             lens.append(length)
-            ret, length = 0.0, 0
+            obs_means.append(obs_sum / length)
+            ret, length, obs_sum = 0.0, 0, 0.0
             single.reset()
     vec = gym.make_vec(env_id, num_envs=16, vectorization_mode="vector_entry_point")
     vec.reset(seed=6)
     vec.action_space.seed(6)
-    vrets, vlens = [], []
-    cur_r, cur_n = np.zeros(16), np.zeros(16, int)
+    vrets, vlens, vobs = [], [], []
+    cur_r, cur_n, cur_o = np.zeros(16), np.zeros(16, int), np.zeros(16)
     just_reset = np.zeros(16, bool)
     for _ in range(n_steps // 16 + 1):
-        _, r, term, trunc, _ = vec.step(vec.action_space.sample())
+        obs, r, term, trunc, _ = vec.step(vec.action_space.sample())
         live = ~just_reset  # steps that only performed the autoreset are not env steps
         cur_r[live] += r[live]
         cur_n[live] += 1
+        cur_o[live] += _obs_means(obs, 16)[live]
         done = (term | trunc) & live
         vrets.extend(cur_r[done].tolist())
         vlens.extend(cur_n[done].tolist())
-        cur_r[done], cur_n[done] = 0.0, 0
+        vobs.extend((cur_o[done] / cur_n[done]).tolist())
+        cur_r[done], cur_n[done], cur_o[done] = 0.0, 0, 0.0
         just_reset = done
     assert len(rets) >= 5 and len(vrets) >= 5, "too few episodes to compare"
-    for a, b, what in ((rets, vrets, "episode return"), (lens, vlens, "episode length")):
+    for a, b, what in ((rets, vrets, "episode return"), (lens, vlens, "episode length"),
+                       (obs_means, vobs, "mean observation")):
         a, b = np.asarray(a, float), np.asarray(b, float)
         se = np.sqrt(a.var() / len(a) + b.var() / len(b))
         assert abs(a.mean() - b.mean()) <= 4 * se + 1e-9 * (1 + abs(a.mean())), (what, a.mean(), b.mean(), se)
