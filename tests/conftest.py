@@ -83,6 +83,30 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
     ],
 }
 
+# Per task: constructor arguments that make episodes short, so the registry tests that compare envs
+# through episode ends and autoresets see several of them within a few hundred steps ({} where the
+# default episodes are already short). Every registered task must have an entry: the registry test
+# checks it.
+SHORT_EPISODES: dict[str, dict] = {
+    "OrientationDiscrimination": {"trials_per_episode": 3},
+    "PatchForaging": {"block_time": 40.0},
+    "WaterMaze": {"max_steps": 15, "trials_per_day": 2},
+    "EmpowermentGrid": {"max_steps": 12},
+    "ForagingArena": {"max_steps": 20},
+}
+
+# Per task: further constructor arguments (on top of the registered ones and SHORT_EPISODES) under which
+# the scalar fast path ``step_one`` is checked against the batch path, for branches no registered
+# configuration reaches.
+FAST_PATH_VARIANTS: dict[str, list[dict]] = {
+    "PatchForaging": [
+        {"harvest_time": 2.9, "travel_time": 7.3, "block_time": 50.0, "arrival_harvest": False},
+        {"reward_floor": 6.0, "richness_sd": 4.0, "richness_min": 3.0},  # the floor and the clipping act
+    ],
+    "WaterMaze": [{"action_type": "continuous", "platform": (20.0, -10.0)}, {"platform": (5.0, 5.0)}],
+    "ForagingArena": [{"layout": "four_rooms", "n_patches": 6}],
+}
+
 # Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no
 # randomness): for them "different seeds give different episodes" is replaced by "identical episodes".
 SEED_INDEPENDENT: set[str] = set()

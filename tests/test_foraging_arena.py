@@ -107,31 +107,6 @@ def test_pixel_observation_shows_agent_food_and_energy_bar():
     assert (bar == 230).sum() == 18 and (bar == 60).sum() == 18  # energy 0.5
 
 
-def test_batch_of_one_path_equals_batched_path():
-    """The single env steps with numpy scalars; it must match the batched code step for step."""
-    for reward in ("food", "homeostatic"):
-        core = ForagingArenaCore(reward=reward, layout="four_rooms", n_patches=6)
-        rng = np.random.default_rng(0)
-        batch = core.new_state(5)
-        core.reset(batch, None, rng)
-        singles = []
-        for i in range(5):
-            s = core.new_state(1)
-            for k in batch:
-                if k not in ("rows", "off"):
-                    s[k][...] = batch[k][i:i + 1]
-            singles.append(s)
-        acts = np.random.default_rng(1).integers(0, 5, (300, 5))
-        for a in acts:
-            rb, tb, ub = core.step(batch, a, rng)
-            ob = core.observe(batch)
-            for i, s in enumerate(singles):
-                r, t, u = core.step(s, a[i:i + 1], rng)
-                assert r[0] == rb[i] and t[0] == tb[i] and u[0] == ub[i]
-                assert np.array_equal(core.observe(s)[0], ob[i])
-                assert np.array_equal(s["ext"][0], batch["ext"][i])
-
-
 def test_scripted_forager_beats_random_and_survives():
     forager = reference_stats("forager", episodes=32, seed=0)
     rand = reference_stats("random", episodes=32, seed=0)

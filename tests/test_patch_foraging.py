@@ -1,4 +1,5 @@
-"""PatchForaging semantics: durations, harvest and leave, the floor, conditions, fast path, analysis."""
+"""PatchForaging semantics: durations, harvest and leave, the floor, conditions, analysis. (The scalar fast
+path against the batch path: tests/test_conformance.py, for every core that has one.)"""
 
 import copy
 
@@ -8,7 +9,7 @@ import pytest
 
 from brainset_envs.analysis.foraging import MVTOracle, foraging_stats, record_log
 from brainset_envs.analysis.mvt import mvt_optimum
-from brainset_envs.tasks.patch_foraging import HARVEST, LEAVE, PatchForagingCore, PatchForagingVectorEnv
+from brainset_envs.tasks.patch_foraging import HARVEST, LEAVE, PatchForagingVectorEnv
 
 ID = "BrainSet/PatchForaging-v0"
 
@@ -95,30 +96,6 @@ def test_random_draws_follow_the_model():
     assert k.mean() == pytest.approx(31.558 / (31.558 + 1.897), abs=0.002)
     assert k.var() == pytest.approx(31.558 * 1.897 / (33.455**2 * 34.455), rel=0.1)
     assert s0.mean() == pytest.approx(10.0, abs=0.03) and s0.std() == pytest.approx(1.0, abs=0.03)
-
-
-@pytest.mark.parametrize("kwargs", [
-    {}, {"depletion": ["steep", "shallow"], "travel_time": [6.0, 12.0], "block_cue": True},
-    {"harvest_time": 2.9, "travel_time": 7.3, "block_time": 50.0, "arrival_harvest": False},
-    {"reward_floor": 6.0, "richness_sd": 4.0, "richness_min": 3.0},  # the floor and the clipping act
-])
-def test_fast_single_path_equals_batch_path(kwargs):
-    """The single env's Python-float path and the numpy batch path are the same dynamics, draw for draw."""
-    core = PatchForagingCore(**kwargs)
-    one, batch = core.new_state(1), core.new_state(1)
-    rng1, rng2 = np.random.default_rng(5), np.random.default_rng(5)
-    core.reset(one, None, rng1)
-    core.reset(batch, None, rng2)
-    actions = np.random.default_rng(6).integers(0, 2, 400)
-    for a in actions:
-        r1, t1, u1 = core._step_one(one, int(a), rng1)
-        r2, t2, u2 = core._step_batch(batch, np.array([a]), rng2)
-        assert r1.dtype == r2.dtype == np.float32 and r1[0] == r2[0] and u1[0] == u2[0] and t1[0] == t2[0]
-        for k in one:
-            assert np.array_equal(one[k], batch[k]), k
-        if u1[0]:
-            core.reset(one, None, rng1)
-            core.reset(batch, None, rng2)
 
 
 def test_mixed_conditions_and_block_cue():

@@ -156,32 +156,6 @@ def test_reset_options_jump_and_reject_bad_values():
             env.reset(options=bad)
 
 
-@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
-def test_batch_step_equals_single_env_step_exactly(action_type):
-    """The single env's scalar fast path and the batched numpy path do the same arithmetic."""
-    core = WaterMazeCore(action_type=action_type, platform=(20.0, -10.0))
-    rng = np.random.default_rng(0)
-    batch = core.new_state(5)
-    core.reset(batch, None, rng)
-    ones = [{k: v[i:i + 1].copy() for k, v in batch.items()} for i in range(5)]
-    for _ in range(150):
-        if action_type == "discrete":
-            a = rng.integers(0, 8, 5)
-        else:
-            a = rng.uniform(-1.5, 1.5, (5, 2)).astype(np.float32)
-        rb, tb, ub = core.step(batch, a, rng)
-        for i, s in enumerate(ones):
-            r1, t1, u1 = core.step(s, a[i:i + 1], rng)
-            assert (r1[0], t1[0], u1[0]) == (rb[i], tb[i], ub[i])
-            for k in s:
-                assert np.array_equal(s[k][0], batch[k][i]), k
-        done = tb | ub
-        if done.any():
-            core.reset(batch, done, np.random.default_rng(1))
-            for i in np.flatnonzero(done):
-                ones[i] = {k: v[i:i + 1].copy() for k, v in batch.items()}
-
-
 def test_vector_env_keeps_days_and_trials_per_env():
     envs = gym.make_vec("BrainSet/WaterMaze-v0", num_envs=3, vectorization_mode="vector_entry_point",
                         platform=(30.0, 0.0), trials_per_day=2)

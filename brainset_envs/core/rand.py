@@ -29,3 +29,29 @@ def standard_normal_f32(rng: np.random.Generator, shape: int | tuple[int, ...], 
     out[:h] *= radius
     out[h:] *= radius
     return out[:n].reshape(shape)
+
+
+_NO_DRAW = np.random.Generator(np.random.PCG64(0))  # for draws of size 0, which consume nothing
+
+
+def per_env(rng, rows, many, one=None) -> np.ndarray:
+    """Random values for the envs ``rows`` (indices into the batch, in order): one row per env.
+
+    ``rng`` is what a core's ``reset``/``step`` receives (:data:`brainset_envs.core.vector.Rng`). With a
+    shared stream (a ``Generator``) this is one batched call ``many(rng, len(rows))``. With per-env
+    streams (a sequence of Generators, one per env of the batch) it is ``one(rng[i])`` for each env ``i``
+    of ``rows``, stacked: env ``i`` draws exactly what a single env (a batch of one) draws at the same
+    place, whatever the other envs do. ``one(g)`` must draw and return what ``many(g, 1)[0]`` does
+    (default: that call; a scalar call such as ``g.integers(0, m)`` is several times faster than a call
+    with ``size=1``).
+    """
+    if isinstance(rng, np.random.Generator):
+        return many(rng, len(rows))
+    if len(rows) == 0:
+        return many(_NO_DRAW, 0)
+    rows = rows.tolist() if isinstance(rows, np.ndarray) else rows
+    if one is None:
+        if len(rows) == 1:
+            return many(rng[rows[0]], 1)
+        return np.concatenate([many(rng[i], 1) for i in rows])
+    return np.array([one(rng[i]) for i in rows])

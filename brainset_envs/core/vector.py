@@ -3,19 +3,30 @@
 A task writes its dynamics once, as a :class:`TaskCore` whose methods act on a batch-first state (a dict
 of numpy arrays with a leading env axis). :class:`TaskEnv` (the single ``gym.Env``) runs the core with a
 batch of one; :class:`TaskVectorEnv` (the native ``VectorEnv`` registered as ``vector_entry_point``) runs
-it with ``num_envs``. Both call the same functions, so they cannot drift apart.
+it with ``num_envs``. Both call the same functions, so they cannot drift apart; a core may add a
+scalar fast path for the single env (:meth:`TaskCore.step_one`), which the conformance suite holds to
+exactly the results of the batch path.
 
-Randomness: every draw comes from the ``numpy.random.Generator`` passed in (``self.np_random`` of the
-env), never from a global RNG.
+Randomness: every draw comes from the random streams passed in (:data:`Rng`), never from a global RNG.
+By default a core draws from **per-env streams**: env ``i`` of a native vector env seeded with ``seed``
+draws from its own ``Generator`` seeded with ``seed + i`` (gymnasium's convention for ``SyncVectorEnv``),
+in the order a single env seeded with ``seed + i`` draws, so each env of the batch reproduces that
+single env exactly, through episode ends and autoresets. A core that draws on every step of every env
+pays one Python-level call per env and draw for that; where this costs more than 10% of the vector
+throughput at 1024 envs it sets ``shared_stream = True`` instead (one stream for the whole batch,
+drawn in batched calls): its vector env then matches single envs in distribution only. The measurements
+are in ``scripts/bench_rng_streams.py`` and in each such core's docstring.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -23,16 +34,34 @@ from brainset_envs.core.params import check_options
 
 State = dict[str, np.ndarray]
 
+#: What a core's ``reset`` and ``step`` receive as ``rng``: with ``shared_stream = True`` one
+#: ``Generator`` for the whole batch; otherwise a sequence of ``Generator`` s, one per env of the batch
+#: (index ``i`` is env ``i``'s stream; see :func:`brainset_envs.core.rand.per_env`).
+Rng = np.random.Generator | Sequence[np.random.Generator]
+
 
 class TaskCore:
     """Batch-first dynamics of one task. Subclasses set the spaces in ``__init__`` and implement the
     methods below; every method acts on all envs of the batch at once (or on the envs in ``mask``).
 
     ``observation_space`` and ``action_space`` describe a single env.
+
+    Random streams: ``reset`` and ``step`` receive ``rng`` (:data:`Rng`). With ``shared_stream = False``
+    (the default) it is a sequence of per-env Generators and env ``i`` must draw only from ``rng[i]``, in
+    an order that does not depend on the other envs (e.g. with :func:`~brainset_envs.core.rand.per_env`);
+    the vector env then equals ``num_envs`` single envs exactly. ``shared_stream = True`` names the
+    exception: one Generator for the batch, drawn in batched calls (faster where every env draws on
+    every step), at the price that env ``i`` of a vector env matches a single env only in distribution.
+    A core may compute it per instance (a property), e.g. shared only in configurations that draw on
+    every step.
+
+    Scalar fast path: a core may define :meth:`step_one`; the single env then steps with it.
     """
 
     observation_space: spaces.Space
     action_space: spaces.Space
+    #: one random stream for the whole batch (True) or one per env (False, the default); see above
+    shared_stream: ClassVar[bool] = False
     #: keys of :meth:`info`, in order (fixed, so vector infos have a stable layout)
     info_keys: ClassVar[tuple[str, ...]] = ()
     render_size: ClassVar[tuple[int, int]] = (256, 256)
@@ -42,15 +71,34 @@ class TaskCore:
         """Allocate the state of ``n`` envs (values are set by :meth:`reset`)."""
         raise NotImplementedError
 
-    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
         """Start a new episode in the envs where ``mask`` is true (all envs when ``mask`` is None)."""
         raise NotImplementedError
 
-    def step(
-        self, state: State, action: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, state: State, action: np.ndarray, rng: Rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Advance every env by one step in place; return (reward float32, terminated, truncated)."""
         raise NotImplementedError
+
+    def step_one(
+        self, state: State, action: Any, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Optional scalar fast path: :meth:`step` for a batch of one (``state`` of ``new_state(1)``),
+        written on Python scalars for the single env, which uses it when a core defines it.
+
+        ``action`` is one valid action of ``action_space`` (an ``int`` for ``Discrete``, an array of the
+        space's shape, already clipped, for ``Box``); ``rng`` is that env's ``Generator`` (for a per-env
+        or a shared stream alike). Returns what :meth:`step` returns with a batch of one. Contract,
+        checked by the conformance suite for every core that defines it: from the same state and the
+        same ``Generator`` state it leaves exactly the state, observation, info and ``Generator`` state
+        that ``step(state, np.array([action]), rng)`` (``[rng]`` with per-env streams) leaves, and
+        returns the same reward and flags, through episode ends.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def has_step_one(cls) -> bool:
+        """Whether this core defines the scalar fast path :meth:`step_one`."""
+        return cls.step_one is not TaskCore.step_one
 
     def observe(self, state: State) -> Any:
         """The batch of observations (leading env axis), inside ``batch_space(observation_space)``."""
@@ -154,8 +202,13 @@ class TaskEnv(gym.Env):
         self.state: State = self.core.new_state(1)
         self._needs_reset = True
         self._canvas = None
+        self._step_one = self.core.step_one if self.core.has_step_one() else None
         if isinstance(self.action_space, spaces.Discrete):
             self._n_actions = int(self.action_space.n)
+
+    def _rng(self) -> Rng:
+        """The env's stream as the core takes it (a batch of one)."""
+        return self.np_random if self.core.shared_stream else (self.np_random,)
 
     # Observation of env 0 of the batch.
     def _obs(self) -> Any:
@@ -166,7 +219,7 @@ class TaskEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        _start_episodes(self.core, self.state, seed, options, self.np_random)
+        _start_episodes(self.core, self.state, seed, options, self._rng())
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()
@@ -189,10 +242,16 @@ class TaskEnv(gym.Env):
                     f"action={action!r} is outside the action space {self.action_space}: "
                     f"allowed are the integers 0..{self._n_actions - 1}"
                 )
-            act = np.array((a,))
+            if self._step_one is not None:
+                reward, terminated, truncated = self._step_one(self.state, a, self.np_random)
+            else:
+                reward, terminated, truncated = self.core.step(self.state, np.array((a,)), self._rng())
         else:
             act = check_action_batch(self.action_space, np.asarray(action)[None], 1, name="action")
-        reward, terminated, truncated = self.core.step(self.state, act, self.np_random)
+            if self._step_one is not None:
+                reward, terminated, truncated = self._step_one(self.state, act[0], self.np_random)
+            else:
+                reward, terminated, truncated = self.core.step(self.state, act, self._rng())
         term, trunc = bool(terminated[0]), bool(truncated[0])
         if term or trunc:
             self._needs_reset = True
@@ -233,6 +292,11 @@ class TaskVectorEnv(VectorEnv):
     Autoreset follows gymnasium's default NEXT_STEP mode: the step after an episode ends resets that env
     and returns its first observation with reward 0 and terminated = truncated = False. Info values are
     arrays over envs (with gymnasium's ``_key`` masks).
+
+    Seeding: ``reset(seed=s)`` seeds env ``i`` with ``s + i`` (as ``SyncVectorEnv`` does); with per-env
+    streams (the core's ``shared_stream`` false, the default) env ``i`` then is exactly a single env
+    reset with ``seed=s + i`` and given the same actions, through episode ends and autoresets.
+    ``reset()`` without a seed continues every stream.
     """
 
     core_class: ClassVar[type[TaskCore]]
@@ -259,6 +323,12 @@ class TaskVectorEnv(VectorEnv):
         self._needs_reset = True
         self._canvas = None
         self._ones = np.ones(self.num_envs, dtype=bool)
+        self._streams: list[np.random.Generator] | None = None  # per-env streams (set on reset)
+        # Draws of the step an autoreset discards go here, not to the resetting env's stream.
+        self._scratch = np.random.Generator(np.random.PCG64(0))
+
+    def _rng(self) -> Rng:
+        return self.np_random if self.core.shared_stream else self._streams
 
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {}
@@ -269,7 +339,10 @@ class TaskVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        _start_episodes(self.core, self.state, seed, options, self.np_random)
+        if not self.core.shared_stream and (seed is not None or self._streams is None):
+            self._streams = [seeding.np_random(None if seed is None else seed + i)[0]
+                             for i in range(self.num_envs)]
+        _start_episodes(self.core, self.state, seed, options, self._rng())
         self._autoreset[:] = False
         self._needs_reset = False
         return self.core.observe(self.state), self._info()
@@ -278,10 +351,16 @@ class TaskVectorEnv(VectorEnv):
         if self._needs_reset:
             raise gym.error.ResetNeeded("Cannot call step() before reset(): call envs.reset() first")
         act = check_action_batch(self.single_action_space, actions, self.num_envs)
-        reward, terminated, truncated = self.core.step(self.state, act, self.np_random)
         done_before = self._autoreset
-        if done_before.any():
-            self.core.reset(self.state, None if done_before.all() else done_before, self.np_random)
+        any_done = done_before.any()
+        rng = self._rng()
+        if any_done and not self.core.shared_stream:  # the discarded step draws from the scratch stream
+            step_rng: Rng = _SkipDone(rng, done_before, self._scratch)
+        else:
+            step_rng = rng
+        reward, terminated, truncated = self.core.step(self.state, act, step_rng)
+        if any_done:
+            self.core.reset(self.state, None if done_before.all() else done_before, rng)
             reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False
@@ -306,6 +385,23 @@ class TaskVectorEnv(VectorEnv):
         if self._canvas is not None:
             self._canvas.close()
             self._canvas = None
+
+
+class _SkipDone(Sequence):
+    """Per-env streams for a step in which the envs in ``done`` only autoreset: their draws (discarded
+    with the step) come from ``scratch``, so their own streams stay where a single env's would be. Built
+    in O(1); the per-env lookup happens only where a core draws."""
+
+    __slots__ = ("_streams", "_done", "_scratch")
+
+    def __init__(self, streams: Sequence[np.random.Generator], done: np.ndarray, scratch: np.random.Generator):
+        self._streams, self._done, self._scratch = streams, done, scratch
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._scratch if self._done[i] else self._streams[i]
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:

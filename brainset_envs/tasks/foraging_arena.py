@@ -19,7 +19,8 @@ from brainset_envs.core.params import (
     check_int,
     fit_float32,
 )
-from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.rand import per_env
+from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
 from brainset_envs.tasks.empowerment_grid import _cell_arg
 
 REWARDS = ("food", "homeostatic")
@@ -33,6 +34,10 @@ class ForagingArenaCore(TaskCore):
     ``food_max`` (0 off the patches), then 'outside' (0), the energy, and the constants 0 and 1, so that
     the whole observation is one gather ``ext[env, obs_index[cell]]``; ``grow`` (n, h*w + 4) regrowth
     per step on the patch cells; ``patch`` (n, K) patch cells; ``t``; ``eaten``; ``drive``.
+
+    Per-env random streams (the default ``shared_stream = False``): only :meth:`reset` draws (start and
+    patch cells), each env from its own stream, so env ``i`` of a vector env is exactly a single env
+    seeded with ``seed + i``. :meth:`step_one` is the single env's scalar fast path.
     """
 
     info_keys: ClassVar[tuple[str, ...]] = ("energy", "eaten", "row", "col")
@@ -152,17 +157,20 @@ class ForagingArenaCore(TaskCore):
             "off": np.arange(n)[:, None] * (hw + 4),
         }
 
-    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
         rows = state["rows"] if mask is None else state["rows"][mask]
         k = len(rows)
         free = self._free
         if self.fixed_patches is not None:
             patch = np.broadcast_to(self.fixed_patches, (k, self.n_patches))
             cand = np.setdiff1d(free, self.fixed_patches)
-            cell = cand[rng.integers(0, len(cand), k)] if self.start is None else np.full(k, self.start)
+            cell = cand[per_env(rng, rows, lambda g, m: g.integers(0, len(cand), m),
+                                lambda g: g.integers(0, len(cand)))] if self.start is None \
+                else np.full(k, self.start)
         else:
             # distinct random cells per env: the start first, then the patches (ranks of random keys)
-            keys = rng.random((k, len(free)))
+            w = len(free)
+            keys = per_env(rng, rows, lambda g, m: g.random((m, w)), lambda g: g.random(w))
             if self.start is not None:
                 keys[:, np.searchsorted(free, self.start)] = -1.0
             order = np.argsort(keys, axis=1)[:, : self.n_patches + 1]
@@ -181,9 +189,7 @@ class ForagingArenaCore(TaskCore):
         state["eaten"][rows] = 0.0
         state["drive"][rows] = self.drive(np.float32(self.energy_init))
 
-    def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
-        if len(action) == 1:
-            return self._step_one(state, int(action[0]))
+    def step(self, state: State, action: np.ndarray, rng: Rng):
         cell = self._nxt[state["cell"], action]
         state["cell"] = cell
         rows, ext, e = state["rows"], state["ext"], self._energy_col
@@ -207,9 +213,9 @@ class ForagingArenaCore(TaskCore):
         t += 1
         return reward, dead, t >= self.max_steps
 
-    def _step_one(self, state: State, action: int):
-        """:meth:`step` for a batch of one (the single env) with numpy float32 scalars: the same float32
-        operations in the same order, without array overhead (tests check it against the batched path)."""
+    def step_one(self, state: State, action: int, rng: np.random.Generator):
+        """:meth:`step` for a batch of one (the single env's fast path) with numpy float32 scalars: the
+        same float32 operations in the same order, without array overhead; draws nothing."""
         cell = self._nxt_rows[int(state["cell"][0])][action]
         state["cell"][0] = cell
         ext, e = state["ext"], self._energy_col

@@ -10,7 +10,8 @@ from gymnasium import spaces
 
 from brainset_envs.analysis.navigation import ideal_latency
 from brainset_envs.core.params import check_choice, check_float, check_float32, check_int
-from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.rand import per_env
+from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
 from brainset_envs.tasks.water_maze_view import (
     CUE_TEXTURE,
     PlaceCells,
@@ -42,7 +43,13 @@ def _norm2(v: np.ndarray) -> np.ndarray:
 
 
 class WaterMazeCore(TaskCore):
-    """Batch-first dynamics of the water maze (see :class:`WaterMazeEnv`)."""
+    """Batch-first dynamics of the water maze (see :class:`WaterMazeEnv`).
+
+    Per-env random streams (the default ``shared_stream = False``): only :meth:`reset` draws (the
+    platform of a DMP day, the order of the day's starts, a rim start), each env from its own stream, so
+    env ``i`` of a vector env is exactly a single env seeded with ``seed + i``. :meth:`step_one` is the
+    single env's scalar fast path.
+    """
 
     info_keys: ClassVar[tuple[str, ...]] = (
         "x", "y", "platform_x", "platform_y", "day", "trial", "steps", "escape_latency", "probe",
@@ -220,9 +227,8 @@ class WaterMazeCore(TaskCore):
             state["plat_day"][:] = -1  # the platform follows the new protocol from the next trial
         self.probe_days = probe_days
 
-    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
         idx = np.arange(len(state["day"])) if mask is None else np.flatnonzero(mask)
-        k = len(idx)
         day, trial = state["day"][idx], state["trial"][idx] + 1
         roll = trial > self.trials_per_day
         day[roll] += 1
@@ -233,7 +239,7 @@ class WaterMazeCore(TaskCore):
         if len(new):
             d = state["day"][new]
             if self.protocol == "dmp":
-                u = rng.random((len(new), 2))
+                u = per_env(rng, new, lambda g, k: g.random((k, 2)))
                 r_lo, r_hi = 0.2 * self.R, min(0.7 * self.R, self.R - self.rp)
                 r = np.sqrt(r_lo ** 2 + u[:, 0] * (r_hi ** 2 - r_lo ** 2))  # uniform over the annulus
                 a = 2.0 * np.pi * u[:, 1]
@@ -251,13 +257,13 @@ class WaterMazeCore(TaskCore):
         if self.start == "cardinal":
             redraw = idx[state["order_day"][idx] != day]
             if len(redraw):
-                state["order"][redraw] = np.argsort(rng.random((len(redraw), 4)), axis=1)
+                state["order"][redraw] = np.argsort(per_env(rng, redraw, lambda g, k: g.random((k, 4))), axis=1)
                 state["order_day"][redraw] = state["day"][redraw]
             s = state["order"][idx, (trial - 1) % 4]
             s = np.where(forced >= 0, forced, s)
             xy = _START_XY[s] * self.R
         else:
-            a = 2.0 * np.pi * rng.random(k)
+            a = 2.0 * np.pi * per_env(rng, idx, lambda g, k: g.random(k), lambda g: g.random())
             xy = np.stack([np.cos(a), np.sin(a)], axis=1) * self.R
             s = forced.copy()
             xy = np.where((forced >= 0)[:, None], _START_XY[np.maximum(forced, 0)] * self.R, xy)
@@ -281,9 +287,7 @@ class WaterMazeCore(TaskCore):
 
     # --- dynamics -------------------------------------------------------------------------------------
 
-    def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
-        if len(action) == 1:
-            return self._step_one(state, action)
+    def step(self, state: State, action: np.ndarray, rng: Rng):
         pos, vel, plat = state["pos"], state["vel"], state["plat"]
         vel *= self.momentum
         if self.action_type == "discrete":
@@ -339,12 +343,13 @@ class WaterMazeCore(TaskCore):
         trunc &= ~hit
         return reward, hit, trunc
 
-    def _step_one(self, state: State, action: np.ndarray):
-        """The same arithmetic as :meth:`step`, in Python floats, for a batch of one (the single env)."""
+    def step_one(self, state: State, action: Any, rng: np.random.Generator):
+        """The same arithmetic as :meth:`step`, in Python floats, for a batch of one (the single env's
+        fast path; draws nothing)."""
         if self.action_type == "discrete":
-            kx, ky = self._kicks_list[int(action[0])]
+            kx, ky = self._kicks_list[int(action)]
         else:
-            ux, uy = float(action[0, 0]), float(action[0, 1])
+            ux, uy = float(action[0]), float(action[1])
             norm = max(math.sqrt(ux * ux + uy * uy), 1.0)
             kx, ky = self._gain * (ux / norm), self._gain * (uy / norm)
         (x, y), (vx, vy), (px, py) = state["pos"][0].tolist(), state["vel"][0].tolist(), \
