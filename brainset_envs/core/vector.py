@@ -153,7 +153,8 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
         return a
     if isinstance(space, spaces.Box):
         try:
-            a = np.asarray(a, dtype=space.dtype)
+            with np.errstate(over="ignore"):  # a value beyond the dtype becomes inf: refused just below
+                a = np.asarray(a, dtype=space.dtype)
         except (TypeError, ValueError):
             raise ValueError(f"{name}={actions!r} is not valid: expected numbers for the action space "
                              f"{space}") from None
