@@ -85,7 +85,9 @@ def test_bonus_of_a_familiar_state_is_below_half_the_bonus_of_a_novel_one(name):
 
 def test_ppo_curiosity_explores_four_rooms_better_than_a_random_walk():
     """21 x 21 four rooms (328 cells), no extrinsic reward, 3000 steps from a corner, the deep curiosity
-    agent through the trainer (PPO, 4 walkers sharing one network), 4 groups trained from scratch.
+    agent through the trainer (PPO, 4 walkers sharing one network), 8 groups trained from scratch: one
+    group ranges from 0.91x to 1.34x the random walk's coverage over seeds and CPU code paths, so the test
+    asserts the mean of 8 (1.12x-1.20x measured; the first 4 alone gave 1.10x-1.24x).
 
     The figure and its threshold are the registry's (``agents.experiments.checks``), set from the
     robustness audit over seeds and CPU code paths (``assets/robustness.md``). The tabular optimistic
