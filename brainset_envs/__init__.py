@@ -56,6 +56,8 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("EmpowermentBoxRoom", "empowerment_grid", "EmpowermentGrid", {"layout": "box_room"}),
     ("ForagingArena", "foraging_arena", "ForagingArena", {}),
     ("ForagingArenaHomeostatic", "foraging_arena", "ForagingArena", {"reward": "homeostatic"}),
+    ("Bandit", "bandit", "Bandit", {}),
+    ("BanditCorrelated", "bandit", "Bandit", {"correlated": True}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:
