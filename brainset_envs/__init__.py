@@ -58,6 +58,8 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("ForagingArenaHomeostatic", "foraging_arena", "ForagingArena", {"reward": "homeostatic"}),
     ("Bandit", "bandit", "Bandit", {}),
     ("BanditCorrelated", "bandit", "Bandit", {"correlated": True}),
+    ("TwoStep", "two_step", "TwoStep", {}),
+    ("TwoStepSwitching", "two_step", "TwoStep", {"common_prob": 0.9, "rewards": "switch"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

@@ -89,6 +89,16 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"correlated": True, "arms": 3}, "correlated"),
         ({"horizon": 10**6, "arms": 64}, "horizon"),
     ],
+    "TwoStep": [
+        ({"trials": 0}, "trials"),
+        ({"common_prob": 0.3}, "common_prob"),
+        ({"common_prob": "high"}, "common_prob"),
+        ({"rewards": "random"}, "rewards"),
+        ({"drift_sd": -0.1}, "drift_sd"),
+        ({"reward_min": 0.8, "reward_max": 0.7}, "reward_max"),
+        ({"switch_prob": 1.5}, "switch_prob"),
+        ({"reward_high": float("nan")}, "reward_high"),
+    ],
 }
 
 # Per task: constructor arguments that make episodes short, so the registry tests that compare envs
@@ -102,6 +112,7 @@ SHORT_EPISODES: dict[str, dict] = {
     "EmpowermentGrid": {"max_steps": 12},
     "ForagingArena": {"max_steps": 20},
     "Bandit": {"horizon": 7},
+    "TwoStep": {"trials": 4},
 }
 
 # Per task: further constructor arguments (on top of the registered ones and SHORT_EPISODES) under which
@@ -124,7 +135,7 @@ SEED_INDEPENDENT: set[str] = set()
 # learns the episode's hidden variables from its own actions and rewards, e.g. a bandit's arms): for them
 # "unseeded resets continue the stream" is checked on the reset info (the hidden variables), not on the
 # observation alone.
-BLIND_START: set[str] = {"Bandit"}
+BLIND_START: set[str] = {"Bandit", "TwoStep"}
 
 
 def task_stem(env_id: str) -> str:
