@@ -60,6 +60,8 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("BanditCorrelated", "bandit", "Bandit", {"correlated": True}),
     ("TwoStep", "two_step", "TwoStep", {}),
     ("TwoStepSwitching", "two_step", "TwoStep", {"common_prob": 0.9, "rewards": "switch"}),
+    ("Harlow", "harlow", "Harlow", {}),
+    ("HarlowPixels", "harlow", "Harlow", {"observation": "pixels"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

@@ -99,6 +99,13 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"switch_prob": 1.5}, "switch_prob"),
         ({"reward_high": float("nan")}, "reward_high"),
     ],
+    "Harlow": [
+        ({"trials": 0}, "trials"),
+        ({"trials": 2.5}, "trials"),
+        ({"observation": "sound"}, "observation"),
+        ({"object_size": 4}, "object_size"),
+        ({"observation": "pixels", "object_size": 20}, "object_size"),
+    ],
 }
 
 # Per task: constructor arguments that make episodes short, so the registry tests that compare envs
@@ -113,6 +120,7 @@ SHORT_EPISODES: dict[str, dict] = {
     "ForagingArena": {"max_steps": 20},
     "Bandit": {"horizon": 7},
     "TwoStep": {"trials": 4},
+    "Harlow": {},
 }
 
 # Per task: further constructor arguments (on top of the registered ones and SHORT_EPISODES) under which
