@@ -32,7 +32,7 @@ class TwoStepCore(TaskCore):
     info_keys: ClassVar[tuple[str, ...]] = (
         "stage", "state", "trial", "first_action", "common", "pA0", "pA1", "pB0", "pB1", "best_first_action",
     )
-    render_size: ClassVar[tuple[int, int]] = (420, 300)
+    render_size: ClassVar[tuple[int, int]] = (420, 330)
     render_fps: ClassVar[int] = 4
 
     def __init__(
@@ -171,8 +171,8 @@ class TwoStepCore(TaskCore):
         surf.fill((24, 26, 32))
         where, la, r = int(state["where"][i]), int(state["last_action"][i]), float(state["last_reward"][i])
         colours = {FIRST: (150, 150, 160), STATE_A: (70, 160, 220), STATE_B: (220, 140, 60)}
-        boxes = {FIRST: pygame.Rect(w // 2 - 70, 40, 140, 60), STATE_A: pygame.Rect(30, 170, 150, 70),
-                 STATE_B: pygame.Rect(w - 180, 170, 150, 70)}
+        boxes = {FIRST: pygame.Rect(w // 2 - 70, 40, 140, 60), STATE_A: pygame.Rect(30, 150, 150, 70),
+                 STATE_B: pygame.Rect(w - 180, 150, 150, 70)}
         c = self.common_prob
         for a, (target, other) in enumerate(((STATE_A, STATE_B), (STATE_B, STATE_A))):
             start = (boxes[FIRST].left + 35 + 70 * a, boxes[FIRST].bottom)
@@ -184,11 +184,13 @@ class TwoStepCore(TaskCore):
             pygame.draw.rect(surf, colours[s] if active else tuple(v // 3 for v in colours[s]), box)
             if active and la >= 0 and where == FIRST and state["trial"][i] > 0:
                 pygame.draw.rect(surf, (40, 200, 60) if r > 0 else (220, 50, 50), box, 4)
+            label = {FIRST: "choose", STATE_A: "A", STATE_B: "B"}[s]
+            surf.blit(canvas.font(20).render(label, True, (20, 20, 24)), (box.left + 8, box.top + 6))
             if s != FIRST:
                 for a in range(2):  # bars: the hidden reward probabilities of the two second-stage actions
                     bh = int(60 * p[s - 1, a])
-                    pygame.draw.rect(surf, (240, 240, 240), pygame.Rect(box.left + 40 + 50 * a, box.bottom + 70 - bh,
-                                                                        20, bh))
+                    bar = pygame.Rect(box.left + 40 + 50 * a, box.bottom + 68 - bh, 20, bh)
+                    pygame.draw.rect(surf, (240, 240, 240), bar)
         trial = int(state["trial"][i])
         common = int(state["common"][i])
         trans = {1: "common", 0: "uncommon", -1: "-"}[common]
