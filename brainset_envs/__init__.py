@@ -56,6 +56,12 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("EmpowermentBoxRoom", "empowerment_grid", "EmpowermentGrid", {"layout": "box_room"}),
     ("ForagingArena", "foraging_arena", "ForagingArena", {}),
     ("ForagingArenaHomeostatic", "foraging_arena", "ForagingArena", {"reward": "homeostatic"}),
+    ("Bandit", "bandit", "Bandit", {}),
+    ("BanditCorrelated", "bandit", "Bandit", {"correlated": True}),
+    ("TwoStep", "two_step", "TwoStep", {}),
+    ("TwoStepSwitching", "two_step", "TwoStep", {"common_prob": 0.9, "rewards": "switch"}),
+    ("Harlow", "harlow", "Harlow", {}),
+    ("HarlowPixels", "harlow", "Harlow", {"observation": "pixels"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:

@@ -81,6 +81,31 @@ BAD_KWARGS: dict[str, list[tuple[dict, str]]] = {
         ({"layout": "klyubin", "size": 7}, "size"),
         ({"start": [-1, 0]}, "start"),
     ],
+    "Bandit": [
+        ({"arms": 1}, "arms"),
+        ({"arms": "two"}, "arms"),
+        ({"horizon": 0}, "horizon"),
+        ({"correlated": 1}, "correlated"),
+        ({"correlated": True, "arms": 3}, "correlated"),
+        ({"horizon": 10**6, "arms": 64}, "horizon"),
+    ],
+    "TwoStep": [
+        ({"trials": 0}, "trials"),
+        ({"common_prob": 0.3}, "common_prob"),
+        ({"common_prob": "high"}, "common_prob"),
+        ({"rewards": "random"}, "rewards"),
+        ({"drift_sd": -0.1}, "drift_sd"),
+        ({"reward_min": 0.8, "reward_max": 0.7}, "reward_max"),
+        ({"switch_prob": 1.5}, "switch_prob"),
+        ({"reward_high": float("nan")}, "reward_high"),
+    ],
+    "Harlow": [
+        ({"trials": 0}, "trials"),
+        ({"trials": 2.5}, "trials"),
+        ({"observation": "sound"}, "observation"),
+        ({"object_size": 4}, "object_size"),
+        ({"observation": "pixels", "object_size": 20}, "object_size"),
+    ],
 }
 
 # Per task: constructor arguments that make episodes short, so the registry tests that compare envs
@@ -93,6 +118,9 @@ SHORT_EPISODES: dict[str, dict] = {
     "WaterMaze": {"max_steps": 15, "trials_per_day": 2},
     "EmpowermentGrid": {"max_steps": 12},
     "ForagingArena": {"max_steps": 20},
+    "Bandit": {"horizon": 7},
+    "TwoStep": {"trials": 4},
+    "Harlow": {},
 }
 
 # Per task: further constructor arguments (on top of the registered ones and SHORT_EPISODES) under which
@@ -110,6 +138,12 @@ FAST_PATH_VARIANTS: dict[str, list[dict]] = {
 # Tasks whose episodes do not depend on the seed at all (fixed start, deterministic dynamics, no
 # randomness): for them "different seeds give different episodes" is replaced by "identical episodes".
 SEED_INDEPENDENT: set[str] = set()
+
+# Tasks whose first observation carries nothing about the episode by design (meta-RL tasks: the agent
+# learns the episode's hidden variables from its own actions and rewards, e.g. a bandit's arms): for them
+# "unseeded resets continue the stream" is checked on the reset info (the hidden variables), not on the
+# observation alone.
+BLIND_START: set[str] = {"Bandit", "TwoStep"}
 
 
 def task_stem(env_id: str) -> str:
