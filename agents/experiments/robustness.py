@@ -111,9 +111,40 @@ def summarize(results: Sequence[dict]) -> list[dict[str, Any]]:
     return rows
 
 
-def table_markdown(rows: Sequence[dict]) -> str:
-    """The audit as a Markdown table."""
-    out = ["| check | figure | seeds x paths | min | median | max | test's seeds | tested, worst path | threshold "
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's processor string."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """Where the audit ran: CPU, library versions, the kernels each path gives are CPU-specific."""
+    import torch
+
+    from brainset_envs.benchmark import machine_info
+
+    return {**machine_info(), "cpu": cpu_name(), "torch": torch.__version__,
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def table_markdown(rows: Sequence[dict], header: dict[str, Any] | None = None) -> str:
+    """The audit as a Markdown table (with the machine it ran on, when given)."""
+    out = []
+    if header:
+        out += [f"Measured on {header['cpu']} ({header['cpus']} CPUs), torch {header['torch']} "
+                f"({header['torch_cpu_capability']}), numpy {header['numpy']}, {header['time']}. Code paths: "
+                + "; ".join(f"`{k}` = {' '.join(f'{a}={b}' for a, b in v.items()) or 'defaults'}"
+                            + (f", {THREADS[k]} torch threads" if k in THREADS else "")
+                            for k, v in CODE_PATHS.items()) + ". A figure's tested value is its mean over "
+                "the test's seeds; the margin is how far the worst path's tested value clears the threshold.", ""]
+    out += ["| check | figure | seeds x paths | min | median | max | test's seeds | tested, worst path | threshold "
            "| margin |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         seeds = ",".join(map(str, r["test_seeds"]))
@@ -140,11 +171,14 @@ def audit(checks: Sequence[str], seeds: Sequence[int], paths: Sequence[str], out
             f.truncate(text.rfind(b"\n") + 1)
     todo = [(c, p, s) for c in checks for p in paths for s in seeds if _key(c, p, s) not in done]
 
+    where = machine()
+
     def write_tables() -> list[dict]:
         rows = summarize(list(done.values()))
-        write_json({"code_paths": CODE_PATHS, "threads": THREADS, "rows": rows}, out / "table.json")
+        write_json({"machine": where, "code_paths": CODE_PATHS, "threads": THREADS, "rows": rows},
+                   out / "table.json")
         with atomic_path(out / "table.md") as tmp:
-            Path(tmp).write_text(table_markdown(rows))
+            Path(tmp).write_text(table_markdown(rows, where))
         return rows
 
     failed = []
