@@ -85,7 +85,7 @@ def record_episodes(env: gym.Env, path: str | os.PathLike, n_episodes: int = 3, 
         else:
             writer = imageio.get_writer(tmp, fps=fps, macro_block_size=1)
 
-        def emit(frame: np.ndarray) -> None:
+        def emit(frame: Any) -> None:  # what env.render() returns: an HxWx3 array in rgb_array mode
             nonlocal n_frames
             frame = frame if path.suffix == ".gif" else _even(frame)
             for _ in range(hold_frames):

@@ -16,8 +16,10 @@ Counts ``state`` are an integer array ``(k, 2)``: successes and failures per arm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from scipy.special import betaln
@@ -54,7 +56,8 @@ class BayesOptimal:
     correlated: bool
     value: float
     regret: float
-    _table: object  # the decision tables (k = 2) or a memoised Q function (k > 2)
+    # the decision tables (k = 2) or a memoised Q function (k > 2)
+    _table: Callable[[tuple[tuple[int, ...], ...]], Any]
 
     def q_values(self, counts: np.ndarray) -> np.ndarray:
         """Expected total reward to the end of the episode of pulling each arm now, then playing optimally."""
@@ -241,7 +244,7 @@ def enumerate_policies_value(arms: int, horizon: int, correlated: bool = False) 
     for choice in itertools.product(range(arms), repeat=len(histories)):
         policy = dict(zip(histories, choice, strict=True))
         total = 0.0
-        stack = [()]
+        stack: list[tuple[tuple[int, int], ...]] = [()]
         while stack:
             h = stack.pop()
             if len(h) == horizon:

@@ -365,6 +365,7 @@ def run_reference_policy(layout: str | Layout | Grid, policy: str, steps: int, s
             score = counts[rows[:, None], targets] + rng.random((n_walkers, 4)) * 0.5
             action = score.argmin(1)
         else:
+            assert value is not None  # policy == "empowerment" set it above
             targets = grid.next[cell]
             score = value[targets]
             best = score == score.max(1, keepdims=True)

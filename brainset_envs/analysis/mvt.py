@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.linalg import solve_triangular, toeplitz
 from scipy.optimize import brentq
 from scipy.special import betainc, ndtr
@@ -160,7 +161,7 @@ def _operator(depletion: tuple[float, float], n: int, dx: float) -> np.ndarray:
     return mat
 
 
-def _segment(lo: float, hi: float, mu: float, sd: float) -> tuple[np.ndarray, np.ndarray]:
+def _segment(lo: ArrayLike, hi: ArrayLike, mu: float, sd: float) -> tuple[np.ndarray, np.ndarray]:
     """For the normal N(mu, sd): mass and first moment on each interval [lo_k, hi_k] (arrays)."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     if sd == 0.0:

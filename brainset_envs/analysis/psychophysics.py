@@ -79,6 +79,7 @@ def fit_weibull(levels: np.ndarray, n_correct: np.ndarray, n_trials: np.ndarray,
         res = optimize.minimize(nll, p0, method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
             best = res
+    assert best is not None  # the loop above ran
     alpha, beta = float(np.exp(best.x[0])), float(np.exp(best.x[1]))
     lapse = float(best.x[2]) if fit_lapse else 0.0
     return WeibullFit(alpha, beta, lapse, weibull_threshold(alpha, beta, lapse), -float(best.fun))

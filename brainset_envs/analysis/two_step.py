@@ -49,12 +49,15 @@ class _Agent:
         """A new episode: the reward probabilities are new; forget the learned values."""
         self.q2[:] = 0.5
         self.q1[:] = 0.5
-        self.a1 = self.s2 = self.a2 = None
+        self.a1: int | None = None
+        self.s2: int | None = None
+        self.a2: int | None = None
 
     def act(self, obs: np.ndarray) -> int:
         obs = np.asarray(obs)
         if obs[_FIRST] > 0.5:
-            if self.a2 is not None:  # the trial just finished: learn from its reward
+            if self.a1 is not None and self.s2 is not None and self.a2 is not None:  # the trial just finished
+                # (a2 is set only after a1 and s2): learn from its reward
                 self.learn(self.a1, self.s2, self.a2, float(obs[_PREV_REWARD]))
             self.a1 = _softmax_choice(self.first_values(), self.beta, self.rng)
             self.s2 = self.a2 = None

@@ -7,8 +7,12 @@ Tasks draw on :attr:`Canvas.surface`; :meth:`Canvas.present` returns an HxWx3 ui
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pygame
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -27,8 +31,8 @@ class Canvas:
         if not pygame.font.get_init():
             pygame.font.init()
         self.surface = pygame.Surface(self.size)
-        self._window = None
-        self._clock = None
+        self._window: pygame.Surface | None = None
+        self._clock: pygame.time.Clock | None = None
 
     def font(self, px: int = 14):
         """A default font of ``px`` pixels (cached)."""
@@ -50,7 +54,8 @@ class Canvas:
         pg.event.pump()
         self._window.blit(self.surface, (0, 0))
         pg.display.flip()
-        self._clock.tick(self.fps)
+        if self._clock is not None:  # always set together with the window
+            self._clock.tick(self.fps)
         return None
 
     def close(self) -> None:

@@ -109,9 +109,9 @@ class Layout:
         for ch, cells in (("F", self.food), ("B", self.boxes)):
             for c in cells:
                 marks[c] = ch
-        for ch, c in (("T", self.tv), ("G", self.goal), ("S", self.start)):
-            if c is not None:
-                marks[c] = ch
+        for ch, one in (("T", self.tv), ("G", self.goal), ("S", self.start)):
+            if one is not None:
+                marks[one] = ch
 
         def char(r: int, c: int) -> str:
             return "#" if self.blocked[r, c] else marks.get(r * self.w + c, ".")

@@ -23,7 +23,7 @@ LAYOUT_NAMES = {
 
 
 def _read(filename: str) -> str:
-    return resources.files("brainset_envs").joinpath("layouts", filename).read_text()
+    return resources.files("brainset_envs").joinpath("layouts").joinpath(filename).read_text()
 
 
 @cache
@@ -70,7 +70,7 @@ def _size(size: int | tuple[int, int] | list[int] | None) -> tuple[int, int]:
     return h, w
 
 
-def get_layout(layout: str | Layout, size: int | tuple[int, int] | None = None) -> Layout:
+def get_layout(layout: str | Layout, size: int | tuple[int, int] | list[int] | None = None) -> Layout:
     """Resolve a layout name (see :data:`LAYOUT_NAMES`), layout text (rows separated by newlines) or a
     :class:`Layout`. ``size`` is used by 'open' only."""
     if size is not None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from brainset_envs.core.vector import Rng
 
 _TWO_PI = np.float32(2.0 * np.pi)
 
@@ -29,6 +34,12 @@ def standard_normal_f32(rng: np.random.Generator, shape: int | tuple[int, ...], 
     out[:h] *= radius
     out[h:] *= radius
     return out[:n].reshape(shape)
+
+
+def shared(rng: Rng) -> np.random.Generator:
+    """``rng`` as a ``shared_stream = True`` core receives it: the one ``Generator`` of the batch (the
+    envs never pass such a core a sequence). A static narrowing for the type checker; no runtime check."""
+    return cast(np.random.Generator, rng)
 
 
 _NO_DRAW = np.random.Generator(np.random.PCG64(0))  # for draws of size 0, which consume nothing

@@ -21,7 +21,7 @@ are in ``scripts/bench_rng_streams.py`` and in each such core's docstring.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -31,6 +31,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from brainset_envs.core.params import check_options
+
+if TYPE_CHECKING:
+    from brainset_envs.core.canvas import Canvas
 
 State = dict[str, np.ndarray]
 
@@ -63,8 +66,8 @@ class TaskCore:
     #: one random stream for the whole batch (True) or one per env (False, the default); see above
     shared_stream: ClassVar[bool] = False
     #: keys of :meth:`info`, in order (fixed, so vector infos have a stable layout)
-    info_keys: ClassVar[tuple[str, ...]] = ()
-    render_size: ClassVar[tuple[int, int]] = (256, 256)
+    info_keys: tuple[str, ...] = ()  # a core may set these two per instance
+    render_size: tuple[int, int] = (256, 256)
     render_fps: ClassVar[int] = 10
 
     def new_state(self, n: int) -> State:
@@ -168,7 +171,7 @@ def check_action_batch(space: spaces.Space, actions: Any, n: int, name: str = "a
 
 
 def _start_episodes(core: TaskCore, state: State, seed: int | None, options: dict[str, Any] | None,
-                    rng: np.random.Generator) -> None:
+                    rng: Rng) -> None:
     """What both envs do on reset: a seeded reset restarts the experiment, options apply, all envs start."""
     check_options(options)
     if seed is not None:
@@ -192,7 +195,7 @@ class TaskEnv(gym.Env):
     """
 
     core_class: ClassVar[type[TaskCore]]
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         check_render_mode(render_mode, self.metadata["render_modes"])
@@ -202,7 +205,7 @@ class TaskEnv(gym.Env):
         self.render_mode = render_mode
         self.state: State = self.core.new_state(1)
         self._needs_reset = True
-        self._canvas = None
+        self._canvas: Canvas | None = None
         self._step_one = self.core.step_one if self.core.has_step_one() else None
         if isinstance(self.action_space, spaces.Discrete):
             self._n_actions = int(self.action_space.n)
@@ -301,7 +304,7 @@ class TaskVectorEnv(VectorEnv):
     """
 
     core_class: ClassVar[type[TaskCore]]
-    metadata: ClassVar[dict[str, Any]] = {
+    metadata: dict[str, Any] = {
         "render_modes": ["rgb_array"],
         "render_fps": 10,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
@@ -322,14 +325,18 @@ class TaskVectorEnv(VectorEnv):
         self.state: State = self.core.new_state(self.num_envs)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._needs_reset = True
-        self._canvas = None
+        self._canvas: Canvas | None = None
         self._ones = np.ones(self.num_envs, dtype=bool)
         self._streams: list[np.random.Generator] | None = None  # per-env streams (set on reset)
         # Draws of the step an autoreset discards go here, not to the resetting env's stream.
         self._scratch = np.random.Generator(np.random.PCG64(0))
 
     def _rng(self) -> Rng:
-        return self.np_random if self.core.shared_stream else self._streams
+        return self.np_random if self.core.shared_stream else self._per_env_streams()
+
+    def _per_env_streams(self) -> list[np.random.Generator]:
+        assert self._streams is not None, "per-env streams are set by reset(), which step() requires first"
+        return self._streams
 
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {}
@@ -356,7 +363,7 @@ class TaskVectorEnv(VectorEnv):
         any_done = done_before.any()
         rng = self._rng()
         if any_done and not self.core.shared_stream:  # the discarded step draws from the scratch stream
-            step_rng: Rng = _SkipDone(rng, done_before, self._scratch)
+            step_rng: Rng = _SkipDone(self._per_env_streams(), done_before, self._scratch)
         else:
             step_rng = rng
         reward, terminated, truncated = self.core.step(self.state, act, step_rng)
@@ -401,7 +408,7 @@ class _SkipDone(Sequence):
     def __len__(self) -> int:
         return len(self._streams)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self._scratch if self._done[i] else self._streams[i]
 
 

@@ -179,7 +179,7 @@ class BanditEnv(TaskEnv):
     """
 
     core_class = BanditCore
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 6}
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 6}
 
     play_keys: ClassVar[dict[str, int]] = {"left": 0, "right": 1}
 

@@ -11,7 +11,7 @@ from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actions
 from brainset_envs.core.layouts import get_layout
 from brainset_envs.core.params import check_budget, check_choice, check_float, check_float32, check_int
-from brainset_envs.core.rand import per_env
+from brainset_envs.core.rand import per_env, shared
 from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
@@ -46,7 +46,7 @@ class EmpowermentGridCore(TaskCore):
 
     shared_stream: ClassVar[bool] = True
 
-    info_keys: ClassVar[tuple[str, ...]] = ("row", "col", "empowerment")
+    info_keys: tuple[str, ...] = ("row", "col", "empowerment")
 
     def __init__(
         self,
@@ -107,6 +107,7 @@ class EmpowermentGridCore(TaskCore):
                              f"not {observation!r}")
         if self.goal is not None and self.goal in lay.boxes:
             raise ValueError(f"goal={goal!r} is on a box")
+        self.start: int | None
         if start is None and lay.start is not None:
             self.start = lay.start
         elif start is None or (isinstance(start, str) and start == "random"):
@@ -168,7 +169,8 @@ class EmpowermentGridCore(TaskCore):
         if self.observation == "onehot":
             dim = hw * (1 + (self.n_boxes > 0)) + tv
             self.observation_space = spaces.Box(0.0, 1.0, (dim,), np.float32)
-            self._table = np.eye(hw, dtype=np.float32) if hw <= 2048 else None
+            # None: more cells than an identity table is worth; observe() builds the one-hot rows
+            self._table: np.ndarray | None = np.eye(hw, dtype=np.float32) if hw <= 2048 else None
         elif self.observation == "coords":
             dim = 2 * (1 + self.n_boxes) + tv
             self.observation_space = spaces.Box(0.0, 1.0, (dim,), np.float32)
@@ -196,32 +198,34 @@ class EmpowermentGridCore(TaskCore):
     def observe(self, state: State) -> np.ndarray:
         cell = state["cell"]
         mode = self.observation
+        table = self._table  # None only for a large one-hot grid (see _init_observation)
         if mode == "onehot" or mode == "coords":
-            if mode == "onehot" and self._table is None:
+            if table is None:
                 pos = np.zeros((len(cell), self.grid.n_cells), np.float32)
                 pos[np.arange(len(cell)), cell] = 1.0
             else:
-                pos = self._table[cell]
+                pos = table[cell]
             parts = [pos]
             if self.n_boxes:
                 occ = state["occ"]
                 if mode == "onehot":
                     parts.append(occ.astype(np.float32))
-                else:
+                elif table is not None:  # "coords": always has its table
                     boxes = (np.flatnonzero(occ) % self.grid.n_cells).reshape(-1, self.n_boxes)
-                    parts.append(self._table[boxes].reshape(len(cell), -1))
+                    parts.append(table[boxes].reshape(len(cell), -1))
             if self.noisy_tv:
                 parts.append(state["tv"])
             return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        assert table is not None, "the view and pixel observations always have their table"
         if mode == "view":
             k = self.view_size
-            v = self._table[cell]
+            v = table[cell]
             if self.n_boxes:
                 occ = np.concatenate([state["occ"], np.zeros((len(cell), 1), bool)], axis=1)
                 box = occ[np.arange(len(cell))[:, None], self.grid.view_index(k)[cell]]
                 v = np.concatenate([v, box[..., None].astype(np.float32)], axis=-1)
             return v.reshape(len(cell), k, k, -1)
-        img = np.repeat(self._table[None], len(cell), axis=0)
+        img = np.repeat(table[None], len(cell), axis=0)
         if self.n_boxes:
             boxes = (np.flatnonzero(state["occ"]) % self.grid.n_cells).reshape(-1, self.n_boxes)
             gd.paint_cells(img, boxes, self.grid.w, self.ppc, gd.BOX, max(1, self.ppc // 8))
@@ -262,6 +266,7 @@ class EmpowermentGridCore(TaskCore):
                 state["visits"][rows, state["cell"][rows]] = 1
 
     def step(self, state: State, action: np.ndarray, rng: Rng):
+        rng = shared(rng)  # shared_stream = True: one Generator for the batch
         if self.noise > 0.0:
             action = noisy_actions(action, self.noise, rng)
         watch = None
@@ -421,6 +426,7 @@ class EmpowermentGridEnv(TaskEnv):
     """
 
     core_class = EmpowermentGridCore
+    core: EmpowermentGridCore
     play_keys: ClassVar[dict[str, int]] = {"up": 0, "down": 1, "right": 2, "left": 3, "space": 4, "t": 5}
 
     def true_empowerment(self, n: int | None = None, noise: float | None = None, sensor: str = "position",
@@ -429,7 +435,7 @@ class EmpowermentGridEnv(TaskEnv):
         env's `empowerment_n` and `noise`; boxes at their current cells (layouts with boxes)."""
         from brainset_envs.analysis.empowerment import empowerment_map
 
-        core: EmpowermentGridCore = self.core
+        core = self.core
         if boxes is None and core.n_boxes:
             boxes = tuple(np.flatnonzero(self.state["occ"][0]).tolist()) if not self._needs_reset \
                 else core.layout.boxes
@@ -441,3 +447,4 @@ class EmpowermentGridVectorEnv(TaskVectorEnv):
     """Native batched EmpowermentGrid: the same core over `num_envs` envs."""
 
     core_class = EmpowermentGridCore
+    core: EmpowermentGridCore

@@ -40,7 +40,7 @@ class ForagingArenaCore(TaskCore):
     seeded with ``seed + i``. :meth:`step_one` is the single env's scalar fast path.
     """
 
-    info_keys: ClassVar[tuple[str, ...]] = ("energy", "eaten", "row", "col")
+    info_keys: tuple[str, ...] = ("energy", "eaten", "row", "col")
 
     def __init__(
         self,
@@ -374,6 +374,7 @@ class ForagingArenaEnv(TaskEnv):
     """
 
     core_class = ForagingArenaCore
+    core: ForagingArenaCore
     play_keys: ClassVar[dict[str, int]] = {"up": 0, "down": 1, "right": 2, "left": 3, "space": 4}
 
     def oracle_action(self) -> int:
@@ -387,3 +388,4 @@ class ForagingArenaVectorEnv(TaskVectorEnv):
     """Native batched ForagingArena: the same core over `num_envs` envs."""
 
     core_class = ForagingArenaCore
+    core: ForagingArenaCore

@@ -56,10 +56,10 @@ class HarlowCore(TaskCore):
     seeded with ``seed + i``.
     """
 
-    info_keys: ClassVar[tuple[str, ...]] = (
+    info_keys: tuple[str, ...] = (
         "trial", "rewarded_position", "left_object", "rewarded_object", "correct", "response",
     )
-    render_size: ClassVar[tuple[int, int]] = (400, 260)
+    render_size: tuple[int, int] = (400, 260)
     render_fps: ClassVar[int] = 3
 
     def __init__(self, trials: int = 6, observation: str = "features", object_size: int = 40):
@@ -227,7 +227,8 @@ class HarlowEnv(TaskEnv):
     """
 
     core_class = HarlowCore
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 3}
+    core: HarlowCore
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 3}
 
     play_keys: ClassVar[dict[str, int]] = {"left": LEFT, "right": RIGHT}
 
@@ -240,3 +241,4 @@ class HarlowVectorEnv(TaskVectorEnv):
     """Native batched Harlow: the same core over `num_envs` envs."""
 
     core_class = HarlowCore
+    core: HarlowCore

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.core.params import check_choice, check_float, check_float32, check_floats, check_int
-from brainset_envs.core.rand import standard_normal_f32
-from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.rand import shared, standard_normal_f32
+from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
 
 CLOCKWISE, COUNTER_CLOCKWISE, ABSTAIN = 0, 1, 2
 TRANSFER_PRESETS = ("ref+45", "ref+90", "sf*0.5", "sf*2")
@@ -129,7 +130,7 @@ class OrientationCore(TaskCore):
 
     shared_stream: ClassVar[bool] = True
 
-    info_keys: ClassVar[tuple[str, ...]] = (
+    info_keys: tuple[str, ...] = (
         "label", "offset_deg", "ref_deg", "orientation_deg", "trial",
         "correct", "response", "answered_label", "answered_offset_deg",
     )
@@ -139,7 +140,7 @@ class OrientationCore(TaskCore):
         self,
         size: int = 64,
         ref_deg: float | list[float] = 0.0,
-        offset_deg: float | list[float] = (0.5, 1.0, 2.0, 5.0, 10.0),
+        offset_deg: float | Sequence[float] = (0.5, 1.0, 2.0, 5.0, 10.0),
         noise_std: float = 0.25,
         contrast: float = 0.5,
         sf: float = 0.08,
@@ -182,7 +183,7 @@ class OrientationCore(TaskCore):
         self.render_size = (512 if self.two_frame else 256, 296)
         self._cache = _BasisCache(self.size, self.sf)
 
-    def set_offsets(self, offset_deg: float | list[float]) -> None:
+    def set_offsets(self, offset_deg: float | Sequence[float]) -> None:
         """Offsets sampled from the next trial on (used by the staircase and constant-stimuli wrappers)."""
         self.offset_choices = check_floats("offset_deg", offset_deg, 0.0, 90.0, low_open=True)
 
@@ -215,7 +216,8 @@ class OrientationCore(TaskCore):
         s["ref"][idx], s["offset"][idx], s["label"][idx], s["theta"][idx] = ref, off, label, theta
         s["img"][idx] = img.reshape(k, self.size, self.size, n_phase)
 
-    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
+        rng = shared(rng)  # shared_stream = True: one Generator for the batch
         idx: Any = slice(None) if mask is None else mask
         k = len(state["ref"]) if mask is None else int(mask.sum())
         state["trial"][idx] = 0
@@ -224,7 +226,8 @@ class OrientationCore(TaskCore):
         state["answered_offset"][idx] = 0.0
         self._new_trials(state, idx, k, rng)
 
-    def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
+    def step(self, state: State, action: np.ndarray, rng: Rng):
+        rng = shared(rng)  # shared_stream = True: one Generator for the batch
         label = state["label"]
         correct = (action == label).astype(np.int64)
         if self.abstain:
@@ -339,7 +342,7 @@ class OrientationDiscriminationEnv(TaskEnv):
     """
 
     core_class = OrientationCore
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
 
     play_keys: ClassVar[dict[str, int]] = {"right": CLOCKWISE, "left": COUNTER_CLOCKWISE, "down": ABSTAIN}
 

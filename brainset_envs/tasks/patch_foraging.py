@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.analysis.mvt import ForagingParams, resolve_depletion
 from brainset_envs.core.params import check_float, check_floats
-from brainset_envs.core.vector import State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.rand import shared
+from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+
+if TYPE_CHECKING:
+    from brainset_envs.analysis.foraging import MVTOracle
 
 HARVEST, LEAVE = 0, 1
 TRACE_BINS = 96  # time bins of the reward-rate trace kept for rendering
@@ -43,11 +47,11 @@ class PatchForagingCore(TaskCore):
 
     shared_stream: ClassVar[bool] = True
 
-    info_keys: ClassVar[tuple[str, ...]] = (
+    info_keys: tuple[str, ...] = (
         "duration", "elapsed", "richness", "kappa", "expected_reward", "harvests", "patch",
         "travel_time", "depletion_mean",
     )
-    render_size: ClassVar[tuple[int, int]] = (480, 320)
+    render_size: tuple[int, int] = (480, 320)
     render_fps: ClassVar[int] = 4
 
     def __init__(
@@ -134,7 +138,8 @@ class PatchForagingCore(TaskCore):
             "obs": f((n, self.obs_dim), np.float32), "trace": f((n, TRACE_BINS), np.float32),
         }
 
-    def reset(self, state: State, mask: np.ndarray | None, rng: np.random.Generator) -> None:
+    def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
+        rng = shared(rng)  # shared_stream = True: one Generator for the batch
         idx: Any = slice(None) if mask is None else mask
         k = len(state["s"]) if mask is None else int(mask.sum())
         cond = 0 if self.single else rng.integers(0, len(self.conditions), k)
@@ -161,8 +166,9 @@ class PatchForagingCore(TaskCore):
     # agree): each step draws one Beta factor per harvesting env (grouped by depletion law, in env order
     # within a group), then one normal per leaving env, in env order.
 
-    def step(self, state: State, action: np.ndarray, rng: np.random.Generator):
+    def step(self, state: State, action: np.ndarray, rng: Rng):
         """The dynamics over a batch of envs (numpy, no per-env loop)."""
+        rng = shared(rng)  # shared_stream = True: one Generator for the batch
         n = len(action)
         harvest = action == HARVEST
         leave = ~harvest
@@ -336,14 +342,15 @@ class PatchForagingEnv(TaskEnv):
     """
 
     core_class = PatchForagingCore
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+    core: PatchForagingCore
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
 
     play_keys: ClassVar[dict[str, int]] = {"space": 0, "h": 0, "l": 1, "right": 1}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         super().__init__(render_mode=render_mode, **kwargs)
         self.core.record_trace = render_mode is not None
-        self._oracle = None
+        self._oracle: MVTOracle | None = None
 
     def oracle_action(self) -> int:
         """The MVT-optimal action now: leave (1) iff the expected next reward is below T* (ground truth)."""
@@ -359,6 +366,7 @@ class PatchForagingVectorEnv(TaskVectorEnv):
     """Native batched PatchForaging: the same core over `num_envs` envs."""
 
     core_class = PatchForagingCore
+    core: PatchForagingCore
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any):
         super().__init__(num_envs=num_envs, render_mode=render_mode, **kwargs)

@@ -29,10 +29,10 @@ class TwoStepCore(TaskCore):
     choice and transition type.
     """
 
-    info_keys: ClassVar[tuple[str, ...]] = (
+    info_keys: tuple[str, ...] = (
         "stage", "state", "trial", "first_action", "common", "pA0", "pA1", "pB0", "pB1", "best_first_action",
     )
-    render_size: ClassVar[tuple[int, int]] = (420, 330)
+    render_size: tuple[int, int] = (420, 330)
     render_fps: ClassVar[int] = 4
 
     def __init__(
@@ -256,7 +256,8 @@ class TwoStepEnv(TaskEnv):
     """
 
     core_class = TwoStepCore
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+    core: TwoStepCore
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
 
     play_keys: ClassVar[dict[str, int]] = {"left": 0, "right": 1}
 
@@ -274,3 +275,4 @@ class TwoStepVectorEnv(TaskVectorEnv):
     """Native batched TwoStep: the same core over `num_envs` envs."""
 
     core_class = TwoStepCore
+    core: TwoStepCore

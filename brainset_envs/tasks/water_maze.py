@@ -51,11 +51,11 @@ class WaterMazeCore(TaskCore):
     single env's scalar fast path.
     """
 
-    info_keys: ClassVar[tuple[str, ...]] = (
+    info_keys: tuple[str, ...] = (
         "x", "y", "platform_x", "platform_y", "day", "trial", "steps", "escape_latency", "probe",
         "start", "ideal_latency",
     )
-    render_size: ClassVar[tuple[int, int]] = (320, 376)
+    render_size: tuple[int, int] = (320, 376)
     render_fps: ClassVar[int] = 15
 
     def __init__(
@@ -500,7 +500,7 @@ class WaterMazeEnv(TaskEnv):
     """
 
     core_class = WaterMazeCore
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 15}
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array"], "render_fps": 15}
     core: WaterMazeCore
 
     def oracle_action(self) -> Any:
@@ -517,6 +517,6 @@ class WaterMazeVectorEnv(TaskVectorEnv):
     """Native batched WaterMaze: the same core over `num_envs` rats, each with its own day and trial."""
 
     core_class = WaterMazeCore
-    metadata: ClassVar[dict[str, Any]] = {**TaskVectorEnv.metadata, "render_fps": 15}
+    metadata: dict[str, Any] = {**TaskVectorEnv.metadata, "render_fps": 15}
     core: WaterMazeCore
 

@@ -6,6 +6,7 @@ Both wrappers choose the offset of the next trial before the env draws it (the e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -125,7 +126,7 @@ class ConstantStimuli(_TrialControl):
     The order is drawn from a generator seeded by ``reset(seed=...)``: a seeded session is reproducible.
     """
 
-    def __init__(self, env: gym.Env, offsets_deg: list[float] = (0.5, 1.0, 2.0, 5.0, 10.0), repeats: int = 10):
+    def __init__(self, env: gym.Env, offsets_deg: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 10.0), repeats: int = 10):
         super().__init__(env)
         self.offsets = check_floats("offsets_deg", offsets_deg, 0.0, 90.0, low_open=True)
         self.repeats = check_int("repeats", repeats, 1)
