@@ -11,6 +11,7 @@ A new env needs only a ``agents/configs/<Name>.yaml`` file to get its own defaul
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -51,7 +52,7 @@ STAGES = ["V1", "V2", "V4", "IT"]
 def _f(default: Any, help: str) -> Any:
     """A dataclass field with a help string (shown by ``scripts/train.py --help``)."""
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help})
+        return field(default_factory=functools.partial(type(default), default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
@@ -220,7 +221,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         except ValueError:
             raise TypeError(f"{where}={value!r} must be a number") from None
         except OverflowError:  # an integer beyond the float range
-            return math.inf if value > 0 else -math.inf
+            return math.inf if int(value) > 0 else -math.inf
     if hint is str:
         if not isinstance(value, str):
             raise TypeError(f"{where}={value!r} must be a string")
@@ -291,7 +292,7 @@ def parse_override(text: str) -> dict:
     except yaml.YAMLError as e:
         raise ValueError(f"override {text!r}: the value is not valid YAML ({str(e).splitlines()[0]}); quote "
                          f"it for the shell, e.g. 'objective.kwargs={{reward: {{ent_coef: 0.0}}}}'") from None
-    out: dict = value
+    out: Any = value
     for k in reversed(keys):
         out = {k: out}
     return out
@@ -392,6 +393,6 @@ def help_table() -> str:
     lines = []
     for sec, typ in SECTIONS.items():
         for f in dataclasses.fields(typ):
-            d = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            d = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             lines.append(f"  {sec}.{f.name} = {d!r}\n      {f.metadata.get('help', '')}")
     return "\n".join(lines)

@@ -89,7 +89,7 @@ def build_components(cfg: Config, observation_space, action_space):
     from agents.objectives import get_objective
     from agents.rules import get_rule
 
-    agent = build_agent(observation_space, action_space, cfg.arch)
+    agent: torch.nn.Module = build_agent(observation_space, action_space, cfg.arch)
     objective = get_objective(cfg.objective.spec, cfg.objective.kwargs)
     objective.build(agent)
     rule = get_rule(cfg.rule.name, **cfg.rule.kwargs)

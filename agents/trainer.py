@@ -246,6 +246,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             raise KeyError(f"init_weights has keys the agent does not: {unexpected[:5]}")
     agent.to(device)
     params = [p for p in agent.parameters() if p.requires_grad]
+    optimizer: torch.optim.Optimizer
     if t.optimizer == "adam":
         try:  # the fused kernel is several times faster for small nets, on CPU too
             optimizer = torch.optim.Adam(params, lr=t.lr, eps=t.adam_eps, weight_decay=t.weight_decay,
@@ -366,7 +367,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             for dst, src in ((buf.rewards, rew_np), (buf.terminated, term_np), (buf.truncated, trunc_np),
                              (buf.valid, valid_np), (buf.first, first_np)):
                 dst.copy_(torch.from_numpy(src))  # one transfer per rollout
-            if dkey:
+            if dkey and buf.durations is not None:  # allocated whenever dkey is set
                 buf.durations.copy_(torch.from_numpy(dur_np))
             with torch.no_grad():
                 first_t = buf.first[T] if agent.recurrent else None

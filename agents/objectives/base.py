@@ -100,6 +100,7 @@ class WeightedSum(Objective):
             total = w * loss if total is None else total + w * loss
             prefix = "" if len(self.terms) == 1 else f"{o.name}/"
             metrics.update({prefix + k: v for k, v in m.items()})
+        assert total is not None, "a composite objective has at least one term"
         return total, metrics
 
     def state_dict(self) -> dict:

@@ -9,8 +9,11 @@ table grows with the number of distinct observations. There is nothing to learn:
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
 
 from agents.objectives._nets import NORMALIZE, RunningStats, flat_features, flat_obs, normalise
@@ -37,13 +40,14 @@ class CountObjective(Objective):
         self.scale, self.dims, self.decimals, self.normalize = float(scale), dims, decimals, normalize
         self.counts: dict[bytes, int] = {}
         self.stats = RunningStats()
-        self._space = None
+        self._space: spaces.Space | None = None  # set by build()
 
     def build(self, agent: nn.Module) -> None:
-        self._space = agent.observation_space
+        self._space = cast(spaces.Space, agent.observation_space)
 
     def keys(self, obs) -> list[bytes]:
         """The table keys of a flat batch of raw observations."""
+        assert self._space is not None, "build() sets the observation space"
         x = flat_features(obs, self._space).cpu().numpy()
         if self.dims is not None:
             x = x[:, : self.dims]

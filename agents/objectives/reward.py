@@ -38,9 +38,8 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, t
     last = torch.zeros_like(rewards[0])
     not_term = 1.0 - terminated
     go_on = 1.0 - torch.maximum(terminated, truncated)
-    per_step = torch.is_tensor(gamma)
     for t in range(T - 1, -1, -1):
-        g = gamma[t] if per_step else gamma
+        g = gamma[t] if isinstance(gamma, torch.Tensor) else gamma  # a per-step discount or one number
         delta = rewards[t] + g * values[t + 1] * not_term[t] - values[t]
         last = (delta + g * lam * go_on[t] * last) * valid[t]
         adv[t] = last

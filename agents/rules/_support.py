@@ -8,6 +8,7 @@ matrix. Modules it does not know fail here, before training, with a message nami
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -105,7 +106,8 @@ def map_tensors(obj: object, fn: Callable[[torch.Tensor], torch.Tensor]) -> obje
     if isinstance(obj, dict):
         return type(obj)((k, map_tensors(v, fn)) for k, v in obj.items())
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
-        return type(obj)(*(map_tensors(v, fn) for v in obj))
+        namedtuple_type: Any = type(obj)
+        return namedtuple_type(*(map_tensors(v, fn) for v in obj))
     if isinstance(obj, (tuple, list)):
         return type(obj)(map_tensors(v, fn) for v in obj)
     return obj
@@ -133,7 +135,7 @@ def rule_seed(seed: int, tag: str) -> int:
 
 
 def mark_prepared(model: nn.Module, rule: str) -> None:
-    model._learning_rule = rule  # type: ignore[attr-defined]
+    model._learning_rule = rule  # type: ignore[assignment]  # a plain marker; torch types Module attributes as Tensor | Module
 
 
 def check_prepared(model: nn.Module, rule: str) -> None:

@@ -28,6 +28,7 @@ so node perturbation's estimate carries the noise of all B x M perturbed units, 
 from __future__ import annotations
 
 import contextlib
+from typing import cast
 
 import torch
 from torch import nn
@@ -140,7 +141,7 @@ class WeightPerturbation(_Perturbation):
         noise = _ParamNoise(self, params)
         base, cs = self._coefficients(closure, noise)
         for i, p in enumerate(params):
-            accumulate_grad(p, sum(c * d[i] for c, d in zip(cs, noise.draws, strict=True)))
+            accumulate_grad(p, cast(torch.Tensor, sum(c * d[i] for c, d in zip(cs, noise.draws, strict=True))))
         return {"loss": base}
 
 
@@ -233,6 +234,6 @@ class NodePerturbation(_Perturbation):
                 if pairs:
                     torch.autograd.backward([o for o, _ in pairs], [g for _, g in pairs])
         for i, p in enumerate(extra):
-            accumulate_grad(p, sum(c * d[i] for c, d in zip(cs, pnoise.draws, strict=True)))
+            accumulate_grad(p, cast(torch.Tensor, sum(c * d[i] for c, d in zip(cs, pnoise.draws, strict=True))))
         return {"loss": base}
 
