@@ -18,7 +18,7 @@ import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -83,6 +83,8 @@ class VisitRecorder(Objective):
 
     @torch.no_grad()
     def intrinsic_reward(self, rollout: Rollout) -> None:
+        if not isinstance(rollout.obs, torch.Tensor):
+            raise TypeError("VisitRecorder needs array observations (an EmpowermentGrid observation), got a dict")
         cells = self.decode(rollout.obs).cpu().numpy()
         if self.first is None:
             self.first = cells[0]
@@ -101,6 +103,8 @@ class VisitRecorder(Objective):
     def trajectories(self) -> np.ndarray:
         """(N, steps + 1) cells of each env: its first cell, then the cell after every step (reset steps
         keep the episode's last cell, so use with one episode per env)."""
+        if self.first is None:
+            raise RuntimeError("no rollout recorded yet: train with this recorder first")
         cells, valid = np.concatenate(self.cells, 0), np.concatenate(self.valid, 0)
         out = np.concatenate([self.first[None], cells], 0)
         for t in range(1, len(out)):  # reset steps: carry the previous cell
@@ -219,7 +223,7 @@ def empowerment_comparison(objective, env: gym.Env) -> dict:
     from scipy.stats import spearmanr
 
     learned = learned_empowerment_map(objective, env)
-    exact = env.unwrapped.true_empowerment(objective.n)
+    exact = cast(Any, env.unwrapped).true_empowerment(objective.n)  # EmpowermentGrid's ground truth
     ok = np.isfinite(exact) & np.isfinite(learned)
     rho = float(spearmanr(learned[ok], exact[ok]).statistic)
     return {"n": objective.n, "learned": learned, "exact": exact, "spearman": rho,
@@ -242,6 +246,13 @@ def save_empowerment_comparison(objective, env_id: str, env_kwargs: dict, out_di
     return write_empowerment_comparison(c, env_id, out_dir, stem, table)
 
 
+def _finite_or_none(v: np.ndarray) -> list:
+    """``v`` as nested lists with NaN and inf as None (JSON null)."""
+    o = v.astype(object)
+    o[~np.isfinite(v)] = None
+    return o.tolist()
+
+
 def write_empowerment_comparison(c: dict, env_id: str, out_dir: str | Path, stem: str = "empowerment_map",
                                  table: bool = True) -> Path:
     """Write a computed :func:`empowerment_comparison` as ``<stem>.png`` (and ``<stem>.json``)."""
@@ -250,8 +261,7 @@ def write_empowerment_comparison(c: dict, env_id: str, out_dir: str | Path, stem
              f"mean |error| {c['mean_abs_error_bits']:.3f} bits")
     path = save_figure(plot_empowerment_maps(c["learned"], c["exact"], title, c["n"]), out / f"{stem}.png")
     if table:
-        rows = {k: (np.where(np.isfinite(v), v, None).tolist() if isinstance(v, np.ndarray) else v)
-                for k, v in c.items()}
+        rows = {k: (_finite_or_none(v) if isinstance(v, np.ndarray) else v) for k, v in c.items()}
         atomic_write_bytes(out / f"{stem}.json", json.dumps(rows).encode())
     return path
 
