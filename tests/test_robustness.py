@@ -113,3 +113,12 @@ def test_the_script_refuses_bad_arguments_with_exit_status_2(tmp_path, args, wor
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2 and word in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_learning_checks_option_selects_exactly_the_registered_tests():
+    """``make test-compatible`` reruns these: every check's test, nothing else."""
+    p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "--learning-checks",
+                        "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    collected = {line.strip() for line in p.stdout.splitlines() if "::" in line}
+    assert collected == {c.test for c in CHECKS.values()}

@@ -287,7 +287,8 @@ for _rule in ("node_perturbation", "weight_perturbation"):
 CHECKS["noisy_tv"] = Check(
     "noisy_tv", _T + "test_objectives_predictive.py::test_prediction_error_is_drawn_to_a_noisy_tv_and_a_count_bonus_is_"
     "not", noisy_tv, {"curiosity_tv_share": Limit(">", 1 / 6), "count_tv_share": Limit("<", 1 / 6),
-                      "curiosity_minus_twice_count": Limit(">", 0.0)})
+                      "curiosity_minus_twice_count": Limit(">", 0.0)}, test_seeds=(0, 1),
+    note="curiosity's share has a long low tail (0.26-0.85 over 8 seeds x 4 code paths): two seeds averaged")
 CHECKS["fig4_quick"] = Check(
     "fig4_quick", _T + "test_fig4.py::test_quick_fig4_threshold_drops_and_the_top_stage_changes_more", fig4_quick,
     {"threshold_after_over_before": Limit("<=", 0.9), "slope_ratio_top_minus_bottom": Limit(">", 0.0)})
