@@ -2,8 +2,10 @@
 
 Gradient-like rules: same env (OrientationDiscriminationEasy-v0), same default config (hierarchical conv
 + PPO), only ``rule.name`` changes; accuracy on 1000 fresh trials must be well above chance (0.5). Budgets
-per rule are part of the result: feedback alignment needs twice backprop's steps here; predictive coding
-runs 5 relaxation steps per update.
+per rule (``agents.experiments.checks.RULE_BUDGETS``) are part of the result, set so that every seed and
+CPU code path of the robustness audit learns: feedback alignment needs 3x backprop's steps here, direct
+feedback alignment and sign symmetry 2x (with backprop's budget they stayed at chance in 10 and 4 of 32
+runs); predictive coding runs 5 relaxation steps per update.
 
 Node and weight perturbation (zeroth-order: the noise of their estimates grows with the number of
 perturbed outputs / weights) stay at chance with that conv agent (0.508 after 16k steps); weight

@@ -148,9 +148,11 @@ def learning_check(name: str, extra: tuple[str, ...] = ()) -> Callable[[int, int
 # Every rule through the trainer on OrientationDiscriminationEasy (tests/test_rules_trainer.py).
 RULE_BUDGETS: dict[str, tuple[int, tuple[str, ...]]] = {  # rule -> (env steps, extra overrides)
     "backprop": (16384, ()),
-    "feedback_alignment": (32768, ()),
-    "direct_feedback_alignment": (16384, ()),
-    "sign_symmetry": (16384, ()),
+    # At 16384 steps DFA stayed at chance in 10 of 32 runs (8 seeds x 4 code paths) and sign symmetry in
+    # 4 (the policy settles on one answer before the feedback aligns); FA at 32768 in 1 of 32.
+    "feedback_alignment": (49152, ()),
+    "direct_feedback_alignment": (32768, ()),
+    "sign_symmetry": (32768, ()),
     "predictive_coding": (8192, ('rule.kwargs={"steps": 5}',)),
 }
 PERTURBATION_STEPS = 65536
