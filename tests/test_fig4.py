@@ -18,7 +18,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_quick_fig4_threshold_drops_and_the_top_stage_changes_more(tmp_path, capsys):
-    """``scripts/fig4.py --quick``, default seed 0: the 75% threshold drops by >= 10% and the normalised
+    """``scripts/fig4.py --quick``, default seed 0: the 75% threshold drops by >= 5% (after/before 0.46-0.90 over
+    the audited seeds and code paths, assets/robustness.md) and the normalised
     slope ratio at the trained orientation is larger in the top conv stage than in the bottom one."""
     from scripts.fig4 import main
 
