@@ -30,9 +30,9 @@ def test_quick_fig4_threshold_drops_and_the_top_stage_changes_more(tmp_path, cap
     (seed,) = result["seeds"]
     assert seed["seed"] == 0
     bottom, *_, top = result["summary"]["hierarchy"]
-    assert (bottom, top) == ("V1", "IT") and list(seed["tuning_change"]) == ["V1", "V2", "V4", "IT"]
+    assert (bottom, top) == ("V1", "IT") and {"V1", "IT"} <= set(seed["tuning_change"])
     check = CHECKS["fig4_quick"]  # limits set from the robustness audit (assets/robustness.md)
-    figures = fig4_figures(seed)
+    figures = fig4_figures(seed, tuple(result["summary"]["hierarchy"]))
     assert not check.failures(figures), (check.failures(figures), seed["tuning_change"])
     # everything the figure and the README need is there, written atomically
     assert (run / "fig4.png").read_bytes()[:8] == PNG

@@ -149,8 +149,9 @@ def learning_check(name: str, extra: tuple[str, ...] = ()) -> Callable[[int, int
 RULE_BUDGETS: dict[str, tuple[int, tuple[str, ...]]] = {  # rule -> (env steps, extra overrides)
     "backprop": (16384, ()),
     # At 16384 steps DFA stayed at chance in 10 of 32 runs (8 seeds x 4 code paths) and sign symmetry in
-    # 4 (the policy settles on one answer before the feedback aligns); FA at 32768 in 1 of 32.
-    "feedback_alignment": (49152, ()),
+    # 4 (the policy settles on one answer before the feedback aligns). FA stays at chance in 1 of 32 runs
+    # at 32768 steps and at 49152 alike (a rare collapse, not a short budget): 32768 kept.
+    "feedback_alignment": (32768, ()),
     "direct_feedback_alignment": (32768, ()),
     "sign_symmetry": (32768, ()),
     "predictive_coding": (8192, ('rule.kwargs={"steps": 5}',)),
@@ -214,10 +215,11 @@ def noisy_tv(seed: int, num_threads: int = 1) -> dict[str, float]:
             "curiosity_minus_twice_count": share["curiosity"] - 2 * share["count"]}
 
 
-def fig4_figures(seed_result: dict) -> dict[str, float]:
-    """What the quick Fig. 4 test asserts, from one seed of :func:`agents.fig4.run_seed`."""
+def fig4_figures(seed_result: dict, stages: tuple[str, ...] = ("V1", "V2", "V4", "IT")) -> dict[str, float]:
+    """What the quick Fig. 4 test asserts, from one seed of :func:`agents.fig4.run_seed`: the threshold's
+    after/before ratio and how much more the top stage of the hierarchy (IT) changed than the bottom (V1)."""
     ratios = {s: c["slope_ratio"] for s, c in seed_result["tuning_change"].items()}
-    bottom, top = next(iter(ratios)), list(ratios)[-1]
+    bottom, top = stages[0], stages[-1]
     return {"threshold_after_over_before": seed_result["after"]["threshold"] / seed_result["before"]["threshold"],
             "slope_ratio_top_minus_bottom": ratios[top] - ratios[bottom]}
 
@@ -230,7 +232,7 @@ def fig4_quick(seed: int, num_threads: int = 1) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         r = run_seed(Fig4Protocol.quick(), seed, out_dir=f"{tmp}/fig4", cache_dir=None, num_threads=num_threads)
-    return fig4_figures(r)
+    return fig4_figures(r, tuple(Fig4Protocol.quick().stages))
 
 
 # --- the registry -----------------------------------------------------------------------------------------
