@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from agents.classic.curiosity import ExploreConfig, TabularCuriosity, explore, save_exploration
-from agents.experiments.checks import CHECKS
-from brainset_envs.analysis.empowerment import run_reference_policy
+from agents.experiments.checks import CHECKS, random_walk_coverage
 
 
 def test_q_learning_and_the_bonuses_follow_the_textbook_rules():
@@ -44,16 +43,11 @@ def test_default_optimism_and_random_tie_breaking():
     assert np.all(ag.act(np.zeros(3, np.intp), rng) == 2)  # greedy
 
 
-def _random_walk_coverage() -> float:
-    walks = run_reference_policy("four_rooms_21", "random", 3000, (1, 1), n_walkers=200, rng=0)
-    return float(np.mean([len(np.unique(w)) for w in walks]) / 328)
-
-
 def test_optimistic_curiosity_visits_1_3x_the_cells_of_a_random_walk():
     """The issue's check: 21 x 21 four rooms (328 cells), no extrinsic reward, 3000 steps from a corner.
     Measured (16 walkers, seed 0): prediction-error curiosity 0.956, count bonus 0.962, random walk 0.669
     (1.43x; the references: 90%, 97% and 62%)."""
-    random_walk = _random_walk_coverage()
+    random_walk = random_walk_coverage()
     curious = explore(ExploreConfig(seed=0))
     count = explore(ExploreConfig(seed=0, bonus="count"))
     print(f"coverage: curiosity {curious.coverage().mean():.3f}, count {count.coverage().mean():.3f}, "
@@ -80,7 +74,7 @@ def test_zero_initialised_values_under_explore():
     """agents.md: tabular curiosity with non-negative bonuses and zero-initialised values under-explores.
     Measured: 0.045 of the cells (it keeps repeating the first rewarded actions) vs 0.956 with optimism."""
     greedy = explore(ExploreConfig(seed=0, q_init=0.0))
-    assert greedy.coverage().mean() < 0.5 * _random_walk_coverage()
+    assert greedy.coverage().mean() < 0.5 * random_walk_coverage()
 
 
 def test_exploration_is_reproducible_and_checks_its_arguments(tmp_path):
