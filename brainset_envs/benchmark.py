@@ -113,7 +113,7 @@ def evaluate_targets(results: dict[str, dict[str, float]],
                      targets: dict[str, list[tuple[str, float]]] | None = None) -> list[dict[str, Any]]:
     """Check every target in ``targets`` (default :data:`TARGETS`) against ``results`` (an env id ->
     metrics mapping). Other components keep their own tables in the same format, e.g. the trainer's
-    ``agents.bench.TRAINER_TARGETS`` over its metrics (steps/s and seconds to target vs SB3)."""
+    ``agents.experiments.bench_trainer.TRAINER_TARGETS`` over its metrics (steps/s and seconds to target vs SB3)."""
     checks = []
     for env_id, wanted in (TARGETS if targets is None else targets).items():
         if env_id not in results:

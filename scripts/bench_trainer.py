@@ -6,7 +6,7 @@ policy, env steps/s end to end) and wall-clock time to the learning-check target
 import argparse
 import json
 
-from agents import bench
+from agents.experiments import bench_trainer as bench
 from brainset_envs.core.files import write_json
 
 

@@ -49,7 +49,7 @@ def env_section(args: argparse.Namespace) -> dict:
 
 
 def learning_section(args: argparse.Namespace) -> dict:
-    from agents.learning_report import learning_report
+    from agents.experiments.learning_report import learning_report
 
     def show(name: str, c: dict) -> None:
         print(f"  {name:18s} {c['metric']} {c['reached']:.3f} (untrained {c['untrained']:.3f}; target "
@@ -61,7 +61,7 @@ def learning_section(args: argparse.Namespace) -> dict:
 
 
 def trainer_section(args: argparse.Namespace) -> dict:
-    from agents.bench import trainer_report
+    from agents.experiments.bench_trainer import trainer_report
 
     def show(kind: str, env_id: str, e: dict) -> None:
         if kind == "throughput":
@@ -95,7 +95,7 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f"argument --envs: {unmatched[0]!r} matches no env id; allowed: substrings of "
                     f"{', '.join(ids)}")
     if args.checks is not None:
-        from agents.learning_report import CHECKS
+        from agents.experiments.learning_report import CHECKS
 
         unknown = [c for c in args.checks if c not in CHECKS]
         if unknown:
@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=1.0, help="time per env measurement")
     p.add_argument("--out", default="runs/benchmark.json", help="the JSON file to update")
     p.add_argument("--sizes", type=int, nargs="*", default=None, help="native vector sizes (default 1 64 1024)")
-    p.add_argument("--learning", action="store_true", help="run the learning checks (agents.learning_report)")
+    p.add_argument("--learning", action="store_true", help="run the learning checks (agents.experiments.learning_report)")
     p.add_argument("--checks", nargs="*", default=None,
-                   help="learning checks to run (default: all of agents.learning_report.CHECKS)")
-    p.add_argument("--trainer", action="store_true", help="our trainer vs SB3 PPO (agents.bench)")
+                   help="learning checks to run (default: all of agents.experiments.learning_report.CHECKS)")
+    p.add_argument("--trainer", action="store_true", help="our trainer vs SB3 PPO (agents.experiments.bench_trainer)")
     p.add_argument("--full", action="store_true", help="env throughput, learning checks and trainer")
     p.add_argument("--quick", action="store_true", help="smaller trainer budgets, one seed")
     p.add_argument("--check", action="store_true",

@@ -11,7 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def main() -> None:
-    from agents.demo import run_demo
+    from agents.experiments.demo import run_demo
 
     run_demo(sys.argv[1] if len(sys.argv) > 1 else "runs/demo")
 

@@ -9,7 +9,7 @@
 Writes fig2.json and fig2.png into a run folder under --runs-dir, and nothing else unless asked: to
 refresh the README figure, add --assets assets/fig2.png. With --env or --checkpoint, each rule's update is
 measured on one rollout of the env (the run's objective, e.g. PPO's policy gradient + value loss)
-against backprop's gradient on the whole rollout, per layer of the agent (:mod:`agents.probes.fig2_env`).
+against backprop's gradient on the whole rollout, per layer of the agent (:mod:`agents.experiments.fig2_env`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _check(a, known_rules: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.probes.fig2 import RULE_SETTINGS, run_dir_name, run_fig2, save_fig2, summary_lines
+    from agents.experiments.fig2 import RULE_SETTINGS, run_dir_name, run_fig2, save_fig2, summary_lines
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="digits", choices=["digits"], help="data set (digits: sklearn 8x8)")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     rules = [r.strip() for r in a.rules.split(",") if r.strip()]
     if a.env or a.checkpoint:
         from agents.config import parse_override
-        from agents.probes.fig2_env import run_fig2_env
+        from agents.experiments.fig2_env import run_fig2_env
 
         try:
             overrides = [parse_override(o) for o in a.overrides]

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="CI-sized protocol with one seed unless --seeds is given")
     p.add_argument("--train-steps", type=int, help="env steps of perceptual learning (protocol: 40000)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any protocol field (see agents/fig4.py Fig4Protocol), e.g. --set lr=1e-3")
+                   help="override any protocol field (see agents/experiments/fig4.py Fig4Protocol), e.g. --set lr=1e-3")
     p.add_argument("--device", default="cpu", help="torch device of the trainer (cpu, cuda, auto)")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--runs-dir", default="runs", help="parent of the run folder")
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig4.png)")
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
 
-    from agents.fig4_report import check_fig4_args, run_dir_name
+    from agents.experiments.fig4_report import check_fig4_args, run_dir_name
 
     try:  # every argument, before the run folder exists
         proto, seeds, rule_kwargs = check_fig4_args(a)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from agents.fig4_report import run_fig4, save_fig4, summary_table
+    from agents.experiments.fig4_report import run_fig4, save_fig4, summary_table
 
     torch.set_num_threads(a.num_threads)
     out_dir = Path(a.runs_dir) / run_dir_name(a.rule, a.objective, a.quick)

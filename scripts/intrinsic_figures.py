@@ -9,7 +9,7 @@
   agent, a PPO agent with a count bonus, a random walk and the count-based reference policy (least-visited
   neighbour, which knows the map).
 
-The logic and the configurations live in ``agents/intrinsic_report.py``.
+The logic and the configurations live in ``agents/experiments/intrinsic_report.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from agents.intrinsic_report import coverage_figure, empowerment_figure
+    from agents.experiments.intrinsic_report import coverage_figure, empowerment_figure
 
     if a.only in (None, "empowerment"):
         empowerment_figure(out, a.runs_dir, a.seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bench
+from agents.experiments import bench_trainer as bench
 from brainset_envs.benchmark import merge_sections
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The demo function behind `make demo` (short budget here; the real demo trains for up to two minutes)."""
 
-from agents.demo import run_demo
+from agents.experiments.demo import run_demo
 
 
 def test_run_demo_trains_and_renders(tmp_path):

@@ -1,6 +1,6 @@
 """Learning checks: the default trainer settings learn (fixed seeds, CPU, one thread).
 
-Budgets and scorers live in :mod:`agents.learning_report` (``scripts/benchmark.py --learning`` runs the
+Budgets and scorers live in :mod:`agents.experiments.learning_report` (``scripts/benchmark.py --learning`` runs the
 same checks and records them); per-env defaults come from agents/configs/<Env>.yaml.
 """
 
@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from agents import learning_report as lr
+from agents.experiments import learning_report as lr
 
 
 def _run(name, **kw):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from agents.config import resolve_config
-from agents.probes.fig2_env import run_fig2_env, short_layer_name
+from agents.experiments.fig2_env import run_fig2_env, short_layer_name
 from agents.trainer import train
 
 ENV = "BrainSet/PatchForaging-v0"

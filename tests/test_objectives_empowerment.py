@@ -8,7 +8,7 @@ import torch
 
 from agents.config import parse_override, resolve_config
 from agents.experiments.checks import CHECKS
-from agents.intrinsic_report import EMPOWERMENT, ROOM, config
+from agents.experiments.intrinsic_report import EMPOWERMENT, ROOM, config
 from agents.objectives import get_objective
 from agents.objectives.empowerment import EmpowermentObjective
 from agents.probes.intrinsic import empowerment_comparison, exact_bound_map, late_occupancy

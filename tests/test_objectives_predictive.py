@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from agents.experiments.checks import CHECKS, random_walk_coverage
-from agents.intrinsic_report import config
+from agents.experiments.intrinsic_report import config
 from agents.objectives import get_objective
 from agents.probes.intrinsic import cell_observations
 from agents.runs import build_components

@@ -97,7 +97,7 @@ def test_empowerment_run_folder_gets_the_map_and_the_agent_reloads(tmp_path):
 
 def test_intrinsic_figures_script_writes_both_pngs(tmp_path):
     """scripts/intrinsic_figures.py end to end with tiny budgets (the README figures use the defaults)."""
-    from agents.intrinsic_report import TABULAR_AGENTS, coverage_figure, empowerment_figure
+    from agents.experiments.intrinsic_report import TABULAR_AGENTS, coverage_figure, empowerment_figure
 
     c = empowerment_figure(tmp_path, runs_dir=str(tmp_path / "runs"), total_steps=2048)
     assert -1 <= c["spearman"] <= 1 and math.isfinite(c["max_excess_bits"])

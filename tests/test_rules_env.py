@@ -14,17 +14,8 @@ import torch
 from torch import nn
 
 import brainset_envs  # noqa: F401
-from agents.rules import RULES, get_rule
+from agents.rules import RULES, get_rule, rule_class
 
-SETTINGS = {
-    "backprop": ({}, "adam", 3e-3),
-    "feedback_alignment": ({}, "adam", 3e-3),
-    "direct_feedback_alignment": ({}, "adam", 3e-3),
-    "sign_symmetry": ({}, "adam", 3e-3),
-    "predictive_coding": ({"steps": 10}, "adam", 3e-3),
-    "node_perturbation": ({"num_perturbations": 16, "sigma": 1e-2, "antithetic": True}, "sgd", 0.3),
-    "weight_perturbation": ({"num_perturbations": 16, "sigma": 1e-2, "antithetic": True}, "sgd", 0.3),
-}
 
 
 def _obs(obs: np.ndarray) -> torch.Tensor:
@@ -44,8 +35,8 @@ def _greedy_accuracy(envs, net, trials: int = 8) -> float:
 
 @pytest.mark.parametrize("name", RULES)
 def test_rule_learns_orientation_discrimination_above_chance(name):
-    assert set(SETTINGS) == set(RULES)
-    options, opt_name, lr = SETTINGS[name]
+    settings = rule_class(name).supervised  # the registry's settings for a small supervised net
+    options, opt_name, lr = dict(settings.options), settings.optimizer, settings.lr
     envs = gym.make_vec("BrainSet/OrientationDiscriminationEasy-v0", num_envs=128,
                         vectorization_mode="vector_entry_point", size=16)
     torch.manual_seed(0)

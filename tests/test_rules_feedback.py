@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from agents.probes.fig2 import digits_data, make_mlp
+from agents.experiments.fig2 import digits_data, make_mlp
 from agents.probes.gradients import angle_deg
-from agents.rules import RULES, exact_backward, get_rule
+from agents.rules import RULES, exact_backward, get_rule, rule_class
 
 
 def _grads(model: nn.Module) -> list[torch.Tensor]:
@@ -190,8 +190,7 @@ class _Attention(nn.Module):
         return self.attn(h, h, h)[0]
 
 
-@pytest.mark.parametrize("name", [r for r in RULES if r not in ("backprop", "weight_perturbation",
-                                                                  "predictive_coding")])
+@pytest.mark.parametrize("name", [r for r in RULES if not rule_class(r).trains_any_module])
 def test_unsupported_module_fails_at_prepare_naming_it(name):
     with pytest.raises(ValueError, match=r"'attn' \(type MultiheadAttention\)") as err:
         get_rule(name).prepare(_Attention())

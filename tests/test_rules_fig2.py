@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from agents.probes.fig2 import digits_data, make_mlp, run_fig2, save_fig2, summary_lines
+from agents.experiments.fig2 import digits_data, make_mlp, run_fig2, save_fig2, summary_lines
 from agents.probes.gradients import angle_deg, bias_variance, layer_params
 from agents.rules import get_rule
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from agents.probes.fig2 import digits_data
+from agents.experiments.fig2 import digits_data
 from agents.rules import get_rule
 
 

@@ -205,7 +205,7 @@ def test_fig2_rejects_bad_options(argv, words, tmp_path, capsys):
 
 def test_fig2_writes_into_its_run_folder_only(tmp_path, monkeypatch):
     """No tracked assets/fig2.png is overwritten unless --assets asks for it."""
-    import agents.probes.fig2 as fig2
+    import agents.experiments.fig2 as fig2
     from scripts.fig2 import main
 
     stub = {"task": "digits", "rules": {}, "layers": []}

@@ -8,7 +8,9 @@ with any rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,10 +18,32 @@ from torch import nn
 LossClosure = Callable[[], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Settings a rule is known to work with in one use: its options, the optimizer and the step size."""
+
+    options: Mapping[str, Any] = field(default_factory=dict)
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 3e-3
+
+
 class LearningRule:
-    """Base class. Subclasses set ``name`` and override what they change."""
+    """Base class. Subclasses set ``name`` and the descriptive class attributes below, and override what
+    they change. The registry, Fig. 2, the docs tables and the registry-wide tests read those attributes,
+    so a new rule is its file, one :func:`register_rule` line and its test."""
 
     name: str = "base"
+    label: str = "base"  # short name for figure legends
+    summary: str = ""  # what it does, with its reference (docs tables)
+    supports: str = "any"  # the architectures it trains
+    trains_any_module: bool = False  # True: no module is refused at prepare (else unknown ones are)
+    stochastic: bool = False  # its updates are random draws (Fig. 2 averages over repeats)
+    fig2: Settings = Settings(optimizer="sgd", lr=0.1)  # Fig. 2: plain SGD on the digits MLP
+    supervised: Settings = Settings()  # a small supervised net (tests/test_rules_env.py)
+    # Through the trainer: PPO env steps on OrientationDiscriminationEasy (and extra config overrides)
+    # after which the greedy policy's accuracy is audited (agents/experiments/checks.py).
+    trainer_steps: int = 32768
+    trainer_overrides: tuple[str, ...] = ()
 
     def check_supported(self, model: nn.Module) -> None:
         """Raise ValueError naming the unsupported module type if this rule cannot train ``model``.
@@ -39,7 +63,10 @@ class LearningRule:
 class Backprop(LearningRule):
     """Exact gradient by backpropagation (the default)."""
 
-    name = "backprop"
+    name = label = "backprop"
+    summary = "exact gradient"
+    trains_any_module = True
+    trainer_steps = 16384
 
     def compute_grads(self, model: nn.Module, closure: LossClosure) -> dict[str, float]:
         loss = closure()
@@ -50,14 +77,44 @@ class Backprop(LearningRule):
 _RULES: dict[str, Callable[..., LearningRule]] = {"backprop": Backprop}
 
 
-def register_rule(name: str, factory: Callable[..., LearningRule]) -> None:
-    """Make ``name`` available to ``get_rule`` and the ``--rule`` option."""
-    _RULES[name] = factory
+def register_rule(rule: str | type[LearningRule], factory: Callable[..., LearningRule] | None = None) -> None:
+    """Make a rule available to ``get_rule`` and the ``--rule`` option: ``register_rule(MyRule)`` (a
+    :class:`LearningRule` subclass, registered under its ``name``) or ``register_rule(name, factory)``."""
+    if isinstance(rule, str):
+        if factory is None:
+            raise TypeError(f"register_rule({rule!r}): give the factory too, or register the class itself")
+        _RULES[rule] = factory
+    elif isinstance(rule, type) and issubclass(rule, LearningRule) and factory is None:
+        if rule.name in ("", "base"):
+            raise ValueError(f"register_rule({rule.__name__}): set the class attribute 'name'")
+        _RULES[rule.name] = rule
+    else:
+        raise TypeError(f"register_rule({rule!r}): expected a LearningRule subclass or (name, factory)")
 
 
 def available_rules() -> list[str]:
     """The names ``get_rule`` accepts (the ``--rule`` option), sorted."""
     return sorted(_RULES)
+
+
+def registered_rules() -> tuple[str, ...]:
+    """The registered rule names in registration order (the order of tables and figures)."""
+    return tuple(_RULES)
+
+
+def rule_class(name: str) -> type[LearningRule]:
+    """The class registered as ``name`` (its descriptive attributes); the base class for a plain factory."""
+    if name not in _RULES:
+        raise ValueError(f"rule={name!r} is not known; available: {available_rules()}")
+    factory = _RULES[name]
+    return factory if isinstance(factory, type) and issubclass(factory, LearningRule) else LearningRule
+
+
+def rules_table() -> str:
+    """The Markdown table of the registered rules (``python -m agents.rules``; the README's copy)."""
+    rows = ["| rule | what it does | architectures |", "|---|---|---|"]
+    rows += [f"| `{n}` | {rule_class(n).summary} | {rule_class(n).supports} |" for n in registered_rules()]
+    return "\n".join(rows)
 
 
 def get_rule(name: str, **options) -> LearningRule:

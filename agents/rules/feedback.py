@@ -81,6 +81,9 @@ class FeedbackAlignment(_AutogradRule):
     drawn from each layer's default initialisation (times ``scale``) with ``seed``."""
 
     name = "feedback_alignment"
+    label = "feedback alignment"
+    summary = "errors go back through fixed random matrices (Lillicrap 2016)"
+    supports = "Linear, Conv1d/2d/3d, RNN/GRU/LSTM cells and layers"
     _mode = "random"
 
     def __init__(self, seed: int = 0, scale: float = 1.0):
@@ -108,6 +111,8 @@ class SignSymmetry(FeedbackAlignment):
     from the current weights at every backward pass (no random draws)."""
 
     name = "sign_symmetry"
+    label = "sign symmetry"
+    summary = "feedback = sign(W) (Liao, Leibo & Poggio 2016)"
     _mode = "sign"
 
 
@@ -287,6 +292,9 @@ class DirectFeedbackAlignment(_AutogradRule):
     fixed random matrix (see the module docstring for how the error is captured)."""
 
     name = "direct_feedback_alignment"
+    label = "direct FA"
+    summary = "output error sent to every layer by its own random matrix (Nokland 2016)"
+    supports = "feed-forward nets"
 
     def __init__(self, seed: int = 0, scale: float = 1.0):
         self.seed, self.scale = int(seed), float(scale)

@@ -48,7 +48,7 @@ from agents.rules._support import (
     rule_seed,
     trainable_direct,
 )
-from agents.rules.base import LearningRule, LossClosure
+from agents.rules.base import LearningRule, LossClosure, Settings
 
 _NODE_UNITS = LINEAR + CONV + CELLS
 
@@ -62,6 +62,18 @@ def _scalar(loss: torch.Tensor, rule: str) -> float:
 
 class _Perturbation(LearningRule):
     """Shared options and the loop over perturbations."""
+
+    stochastic = True
+    # Fig. 2: one noise draw per update (single-sample estimates, as in the figure) and a step small
+    # enough not to diverge; they barely learn in a few epochs (NP is ~M, WP ~N x M slower than GD).
+    fig2 = Settings({"sigma": 1e-3}, "sgd", 0.001)
+    supervised = Settings({"num_perturbations": 16, "sigma": 1e-2, "antithetic": True}, "sgd", 0.3)
+    # Through the trainer they stay at chance with the default conv agent; a small agent on centred
+    # fixed-phase 16 px gratings learns (module docstring; agents/experiments/checks.py has the audit).
+    trainer_steps = 65536
+    trainer_overrides = ('env.kwargs={"size": 16, "phase": 0.0}', "arch.name=mlp", "arch.mlp_hidden=[8]",
+                         "arch.center_images=true",
+                         'rule.kwargs={"num_perturbations": 16, "sigma": 0.01, "antithetic": true}')
 
     def __init__(self, sigma: float = 1e-3, num_perturbations: int = 1, antithetic: bool = False,
                  seed: int = 0):
@@ -134,6 +146,9 @@ class WeightPerturbation(_Perturbation):
     """Weight perturbation: noise on every trainable parameter; any architecture."""
 
     name = "weight_perturbation"
+    label = "weight perturbation"
+    summary = "loss change under noise on every weight; `sigma`, `num_perturbations`, `antithetic`"
+    trains_any_module = True
 
     def compute_grads(self, model: nn.Module, closure: LossClosure) -> dict[str, float]:
         check_prepared(model, self.name)
@@ -188,6 +203,10 @@ class NodePerturbation(_Perturbation):
     """Node perturbation: noise on every layer's outputs; updates are local (error x presynaptic)."""
 
     name = "node_perturbation"
+    label = "node perturbation"
+    summary = ("loss change under noise on each layer's outputs (Werfel 2005); `sigma`, `num_perturbations`, "
+               "`antithetic`")
+    supports = "Linear, Conv, RNN cells"
 
     def check_supported(self, model: nn.Module) -> None:
         check_modules(model, self.name, _NODE_UNITS,

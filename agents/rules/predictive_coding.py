@@ -35,7 +35,7 @@ from agents.rules._support import (
     mark_prepared,
     trainable_direct,
 )
-from agents.rules.base import LearningRule, LossClosure
+from agents.rules.base import LearningRule, LossClosure, Settings
 
 Key = tuple[int, int]  # (layer index, call index)
 
@@ -87,6 +87,15 @@ class PredictiveCoding(LearningRule):
     """Inference relaxation of hidden value nodes, then local weight updates (module docstring)."""
 
     name = "predictive_coding"
+    label = "predictive coding"
+    summary = ("hidden value nodes relax, then local updates (Whittington & Bogacz 2017); `steps`, `rate`, "
+               "`output_precision`, `fixed_prediction`")
+    supports = "any layer; recurrence as cells"
+    trains_any_module = True
+    fig2 = Settings({"steps": 20, "rate": 0.1}, "sgd", 0.1)
+    supervised = Settings({"steps": 10})
+    trainer_steps = 8192
+    trainer_overrides = ('rule.kwargs={"steps": 5}',)
 
     def __init__(self, steps: int = 20, rate: float = 0.1, output_precision: float = 1.0,
                  fixed_prediction: bool = False):

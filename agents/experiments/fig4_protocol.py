@@ -1,7 +1,7 @@
 """The Fig. 4 experiment's protocol: every number of it (:class:`Fig4Protocol`) and what each field allows.
 
-Kept apart from :mod:`agents.fig4` (the experiment itself) so the validation table reads on its own;
-:mod:`agents.fig4` re-exports these names.
+Kept apart from :mod:`agents.experiments.fig4` (the experiment itself) so the validation table reads on its own;
+:mod:`agents.experiments.fig4` re-exports these names.
 """
 
 from __future__ import annotations

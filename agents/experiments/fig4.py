@@ -22,7 +22,7 @@ Protocol (one seed, :func:`run_seed`):
    the trained orientation, amplitude and Fisher information, Schoups' binning, and the relative weight
    change per stage.
 
-:func:`run_fig4` runs several seeds and :mod:`agents.fig4_report` summarises, plots and saves them.
+:func:`run_fig4` runs several seeds and :mod:`agents.experiments.fig4_report` summarises, plots and saves them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import torch
 
 from agents.architectures import Agent, build_agent
 from agents.config import resolve_config
-from agents.fig4_protocol import PROTOCOL_FIELDS, Fig4Protocol, parse_protocol_set  # noqa: F401  (re-exported)
+from agents.experiments.fig4_protocol import PROTOCOL_FIELDS, Fig4Protocol, parse_protocol_set  # noqa: F401  (re-exported)
 from agents.probes.tuning import Tuning, measure_tuning, relative_weight_change, tuning_change
 from agents.runs import load_checkpoint, save_checkpoint
 from brainset_envs.analysis.psychophysics import fit_weibull
@@ -370,7 +370,7 @@ def run_seed(p: Fig4Protocol, seed: int, rule: str = "backprop", objective: str 
     t1 = time.perf_counter()
     cfg = train_config(p, seed, rule, objective, Path(out_dir).parent, device, num_threads, rule_kwargs)
     res = train(cfg, run_dir=Path(out_dir) / f"seed{seed}", init_weights=init,
-                command=f"agents.fig4.run_seed(seed={seed}, rule={rule!r}, objective={objective!r})")
+                command=f"agents.experiments.fig4.run_seed(seed={seed}, rule={rule!r}, objective={objective!r})")
     trained = res.agent.to("cpu")
     after = measure(trained, p, seed)
     change = compare(before, after, p)

@@ -6,8 +6,8 @@ every rule, rebuilds the same agent prepared for that rule and measures its upda
 minibatches against backprop's gradient on the whole rollout (:func:`agents.probes.gradients.bias_variance`).
 The loss is the run's objective (PPO's clipped surrogate + value + entropy at ratio 1, i.e. the policy
 gradient), with advantages normalised once over the whole rollout so that the minibatch losses average
-exactly to the full loss. The result has the format of :func:`agents.probes.fig2.run_fig2` (one
-measured state per rule, under "trained"), so :func:`agents.probes.fig2.save_fig2` draws it.
+exactly to the full loss. The result has the format of :func:`agents.experiments.fig2.run_fig2` (one
+measured state per rule, under "trained"), so :func:`agents.experiments.fig2.save_fig2` draws it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from agents.config import Config, resolve_config
-from agents.probes.fig2 import DEFINITIONS, RULE_SETTINGS, STOCHASTIC
+from agents.experiments.fig2 import DEFINITIONS, RULE_SETTINGS, STOCHASTIC
 from agents.probes.gradients import bias_variance
 from agents.rollout import Rollout, masked_mean, obs_to_tensor, set_obs
 from agents.runs import build_components, checkpoint_path, load_checkpoint
@@ -95,7 +95,7 @@ def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SE
                  rule_options: dict[str, dict] | None = None,
                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Bias and variance of each rule's update on one RL rollout of ``env_id``; a JSON-ready dict in
-    :func:`agents.probes.fig2.run_fig2`'s format. ``repeats``: passes over the batches for the noisy rules
+    :func:`agents.experiments.fig2.run_fig2`'s format. ``repeats``: passes over the batches for the noisy rules
     (node and weight perturbation); ``rule_options``: options per rule (default: the Fig. 2 settings)."""
     from agents.trainer import make_vec_env, resolve_device, seed_everything
 

@@ -1,4 +1,4 @@
-"""Fig. 4 over seeds: run the protocol of :mod:`agents.fig4` for several seeds, summarise the per-stage
+"""Fig. 4 over seeds: run the protocol of :mod:`agents.experiments.fig4` for several seeds, summarise the per-stage
 changes with their spread, draw the figure and write the JSON (atomically).
 
 ``scripts/fig4.py`` is the command-line front end.
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.fig4 import Fig4Protocol, run_seed
+from agents.experiments.fig4 import Fig4Protocol, run_seed
 from brainset_envs.analysis.psychophysics import weibull_2afc
 from brainset_envs.core.files import save_result_and_figure
 
@@ -40,7 +40,7 @@ def run_fig4(p: Fig4Protocol, seeds: Sequence[int], rule: str = "backprop", obje
              out_dir: str | Path = "runs/fig4", cache_dir: str | Path | None = "runs/fig4_pretrained",
              device: str = "cpu", num_threads: int = 1, rule_kwargs: dict | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every seed through :func:`agents.fig4.run_seed`, then :func:`summarise`; a JSON-ready dict.
+    """Every seed through :func:`agents.experiments.fig4.run_seed`, then :func:`summarise`; a JSON-ready dict.
     An unknown rule or objective fails here, before any training."""
     from agents.objectives import get_objective
     from agents.rules import get_rule
@@ -246,7 +246,7 @@ def check_fig4_args(a) -> tuple[Fig4Protocol, list[int], dict]:
     import yaml
 
     from agents.config import MAX_SEED, device_problem, objective_names, objective_spec_problem, rule_names
-    from agents.fig4 import parse_protocol_set
+    from agents.experiments.fig4 import parse_protocol_set
     from agents.rules import get_rule
     from agents.trainer import resolve_device
 

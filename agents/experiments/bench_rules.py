@@ -1,6 +1,6 @@
 """Cost of the learning rules: time per update against backprop on the same model and batch.
 
-``python -m agents.rules.bench`` prints JSON: per model, the time of one update (zero_grad,
+``python -m agents.experiments.bench_rules`` prints JSON: per model, the time of one update (zero_grad,
 compute_grads, optimizer step) for each rule and its ratio to backprop (target for feedback alignment
 and sign symmetry: <= 1.5x), and predictive coding's cost per relaxation step. Rules are timed in
 interleaved rounds; ``ms_per_update`` is the fastest round (least disturbed by other processes on a

@@ -21,7 +21,7 @@ def run_demo(out_dir: str | Path = "runs/demo", seconds: float = 120.0, target: 
                 "eval_every": 20_000, "eval_episodes": 500},
         "train": {"max_seconds": seconds, **({"total_steps": max_steps} if max_steps else {})},
     }])
-    res = train(cfg, command=f"agents.demo.run_demo({str(out)!r})")
+    res = train(cfg, command=f"agents.experiments.demo.run_demo({str(out)!r})")
     print(f"demo: {res.global_step} env steps in {res.elapsed:.0f} s ({res.steps_per_second:,.0f} steps/s); "
           f"evaluation accuracy {res.last_eval:.3f} (chance 0.5), stopped by {res.stopped}")
     print(f"demo: run folder {res.run_dir} (learning_curve.png, video.mp4, checkpoints/best.pt)")

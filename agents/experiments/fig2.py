@@ -19,28 +19,15 @@ import torch
 from torch import nn
 
 from agents.probes.gradients import bias_variance
-from agents.rules import RULES, get_rule
+from agents.rules import RULES, get_rule, rule_class
 from brainset_envs.core.files import save_result_and_figure
 
-# Per rule: options of the rule and the SGD learning rate used to train it. Perturbation rules use one
-# noise draw per update (single-sample estimates, as in the figure) and a step small enough not to
-# diverge; they barely learn in a few epochs (NP is ~M, WP ~N x M times slower than gradient descent).
+# Per rule, from the registry (each rule's ``fig2`` settings, ``stochastic`` and ``label`` attributes):
+# the rule's options and the SGD learning rate it is trained with, and its legend label.
 RULE_SETTINGS: dict[str, dict[str, Any]] = {
-    "backprop": {"options": {}, "lr": 0.1},
-    "feedback_alignment": {"options": {}, "lr": 0.1},
-    "direct_feedback_alignment": {"options": {}, "lr": 0.1},
-    "sign_symmetry": {"options": {}, "lr": 0.1},
-    "node_perturbation": {"options": {"sigma": 1e-3}, "lr": 0.001},
-    "weight_perturbation": {"options": {"sigma": 1e-3}, "lr": 0.001},
-    "predictive_coding": {"options": {"steps": 20, "rate": 0.1}, "lr": 0.1},
-}
-STOCHASTIC = ("node_perturbation", "weight_perturbation")
-LABELS = {
-    "backprop": "backprop", "feedback_alignment": "feedback alignment",
-    "direct_feedback_alignment": "direct FA", "sign_symmetry": "sign symmetry",
-    "node_perturbation": "node perturbation", "weight_perturbation": "weight perturbation",
-    "predictive_coding": "predictive coding",
-}
+    n: {"options": dict(rule_class(n).fig2.options), "lr": rule_class(n).fig2.lr} for n in RULES}
+STOCHASTIC = tuple(n for n in RULES if rule_class(n).stochastic)
+LABELS = {n: rule_class(n).label for n in RULES}
 DEFINITIONS = {
     "bias_deg": "angle (deg) between the rule's expected update and backprop's gradient on the whole "
                 "training set; |E u|^2 from a U-statistic over repeats, so the rule's own noise does not inflate it",
