@@ -112,6 +112,8 @@ class InputEncoder(nn.Module):
             raise ValueError(f"arch.name={cfg.name!r}: the encoder must be auto, hierarchical or mlp "
                              "(optionally with +rnn/+gru/+lstm)")
         self.conv: ConvStages | None = None
+        # Images scaled to [0, 1] have a large common mean; centring them keeps it out of the updates.
+        self.center = bool(cfg.center_images) and isinstance(space, spaces.Box) and space.dtype == np.uint8
         if isinstance(space, spaces.Box) and len(space.shape) == 3 and encoder != "mlp":
             s = space.shape  # HWC from envs, CHW from SB3 (it transposes images): see image_layout
             c, h, w = (s[2], s[0], s[1]) if image_layout(space) == "hwc" else s
@@ -122,6 +124,8 @@ class InputEncoder(nn.Module):
         self.out_dim = self.mlp.out_dim
 
     def forward(self, x: torch.Tensor, acts: Acts = None) -> torch.Tensor:
+        if self.center:
+            x = x - 0.5
         x = self.conv(x, acts) if self.conv is not None else x.flatten(1)
         return self.mlp(x, acts)
 

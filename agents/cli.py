@@ -10,7 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from agents.config import Config, help_table, parse_override, resolve_config
+from agents.config import Config, device_problem, help_table, parse_override, resolve_config
+from agents.runs import checkpoint_path, latest_run_dir, load_agent, record_video
+from agents.trainer import NonFiniteError, preflight, resolve_device, train
+from brainset_envs.recording import _positive_int, output_path_type
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -90,7 +93,6 @@ def resolve_run(args: argparse.Namespace) -> tuple[Config, Path | None]:
         raise ValueError(f"argument --config: {args.config} is not valid YAML ({str(e).splitlines()[0]})") from None
     if args.resume is None:
         return cfg, None
-    from agents.runs import latest_run_dir
 
     if args.resume == "auto":
         run = latest_run_dir(cfg)
@@ -112,12 +114,10 @@ def train_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:  # everything that can be checked before a run folder exists
         cfg, resume = resolve_run(args)
-        from agents.trainer import preflight
 
         preflight(cfg)
     except (ValueError, TypeError, KeyError) as e:
         parser.error(_message(e, args))
-    from agents.trainer import NonFiniteError, train
 
     command = shlex.join([sys.executable, *(sys.argv if argv is None else ["scripts/train.py", *argv])])
     try:
@@ -137,7 +137,6 @@ def train_main(argv: list[str] | None = None) -> int:
 
 
 def render_parser() -> argparse.ArgumentParser:
-    from brainset_envs.recording import _positive_int, output_path_type
 
     p = argparse.ArgumentParser(prog="render.py", description="Record a trained agent's episodes as a video.")
     p.add_argument("--checkpoint", required=True, help="a run folder or a .pt checkpoint")
@@ -156,9 +155,6 @@ def render_parser() -> argparse.ArgumentParser:
 def render_main(argv: list[str] | None = None) -> int:
     parser = render_parser()
     args = parser.parse_args(argv)
-    from agents.config import device_problem
-    from agents.runs import checkpoint_path, load_agent, record_video
-    from agents.trainer import resolve_device
 
     if device_problem(args.device):
         parser.error(f"argument --device: {args.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import yaml
 
+import brainset_envs  # noqa: F401  (registers the BrainSet ids)
 from agents.config_fields import (  # noqa: F401  (re-exported: the per-field validation table)
     ACTIVATIONS,
     CORES,
@@ -85,6 +88,9 @@ class ArchConfig:
     activation: str = _f("tanh", "MLP nonlinearity: tanh | relu (conv stages use relu)")
     core: str = _f("none", "recurrent core: none | rnn (= rnn_tanh) | rnn_tanh | rnn_relu | gru | lstm")
     core_hidden: int = _f(64, "units of the recurrent core")
+    center_images: bool = _f(False, "subtract 0.5 from images after scaling them to [0, 1], so the inputs "
+                             "are centred (LeCun et al. 1998); node perturbation needs it (see "
+                             "agents/rules/perturbation.py)")
     value_trunk: str = _f("separate", "separate (the value has its own encoder/core, as in SB3 and CleanRL "
                           "MLPs) | shared (one network, both heads; cheaper for conv nets)")
 
@@ -160,7 +166,6 @@ class Config:
 
     def save(self, path: str | Path) -> None:
         """Write as YAML (atomically)."""
-        import os
 
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
@@ -308,9 +313,7 @@ def env_names(env_id: str) -> list[str]:
     name = name.rsplit("-v", 1)[0]
     names = [name]
     try:
-        import gymnasium as gym
 
-        import brainset_envs  # noqa: F401  (registers the BrainSet ids)
 
         ep = gym.spec(env_id).entry_point
         if isinstance(ep, str) and ":" in ep:

@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from agents.registry import OBJECTIVES, RULES, parse_spec
+from brainset_envs.core.ids import env_id_problem, env_ids_allowed
+
 
 class ConfigError(ValueError):
     """A config value outside what its field allows; ``field`` names it (e.g. 'train.lr')."""
@@ -131,35 +134,17 @@ class FieldSpec:
             raise ConfigError(name, f"{name}={_show(value)} is not allowed ({why}); allowed: {self.describe()}")
 
 
-def env_id_problem(env_id: str) -> str | None:
-    from brainset_envs.core.ids import env_id_problem as problem  # gymnasium only when an id is checked
-
-    return problem(env_id)
-
-
-def env_ids_allowed() -> str:
-    from brainset_envs.core.ids import env_ids_allowed as allowed
-
-    return allowed()
-
-
 def rule_names() -> list[str]:
     """The registered learning rules (agents.rules)."""
-    from agents.rules import available_rules
-
-    return available_rules()
+    return sorted(RULES)
 
 
 def objective_names() -> list[str]:
     """The registered objectives (agents.objectives)."""
-    from agents.objectives import available_objectives
-
-    return available_objectives()
+    return sorted(OBJECTIVES)
 
 
 def objective_spec_problem(spec: str) -> str | None:
-    from agents.objectives import parse_spec
-
     try:
         terms = parse_spec(spec)
     except ValueError:
@@ -230,6 +215,7 @@ FIELDS: dict[str, FieldSpec] = {
     "arch.activation": _choice(ACTIVATIONS),
     "arch.core": _choice(CORES),
     "arch.core_hidden": _WIDTH,
+    "arch.center_images": FieldSpec("bool"),
     "arch.value_trunk": _choice(VALUE_TRUNKS),
     "objective.spec": FieldSpec("str", empty=False, check=objective_spec_problem,
                                 allowed=lambda: "a weighted sum of registered objectives such as "

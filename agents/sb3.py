@@ -54,7 +54,10 @@ class BrainSetExtractor(BaseFeaturesExtractor):
 def ppo_with_extractor(env, arch: str = "auto", policy: str | None = None, **ppo_kwargs):
     """An SB3 PPO whose policy uses :class:`BrainSetExtractor` (policy class chosen from the space:
     MultiInputPolicy for Dict, CnnPolicy for images, MlpPolicy otherwise)."""
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3 import PPO
+
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.env_util import make_vec_env
 
     venv = make_vec_env(env, n_envs=ppo_kwargs.pop("n_envs", 1)) if isinstance(env, str) else env

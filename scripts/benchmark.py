@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=1.0, help="time per env measurement")
     p.add_argument("--out", default="runs/benchmark.json", help="the JSON file to update")
     p.add_argument("--sizes", type=int, nargs="*", default=None, help="native vector sizes (default 1 64 1024)")
-    p.add_argument("--learning", action="store_true", help="run the learning checks (agents.experiments.learning_report)")
+    p.add_argument("--learning", action="store_true",
+                   help="run the learning checks (agents.experiments.learning_report)")
     p.add_argument("--checks", nargs="*", default=None,
                    help="learning checks to run (default: all of agents.experiments.learning_report.CHECKS)")
     p.add_argument("--trainer", action="store_true", help="our trainer vs SB3 PPO (agents.experiments.bench_trainer)")

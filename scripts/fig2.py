@@ -45,7 +45,8 @@ def _check(a, known_rules: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.experiments.fig2 import RULE_SETTINGS, run_dir_name, run_fig2, save_fig2, summary_lines
+    from agents.experiments.fig2 import run_dir_name, run_fig2, save_fig2, summary_lines
+    from agents.rules import registered_rules
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="digits", choices=["digits"], help="data set (digits: sklearn 8x8)")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=8, help="--env mode: minibatches the rollout is split into")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="--env mode: config overrides of the agent (as in train.py), e.g. arch.name=mlp")
-    p.add_argument("--rules", default=",".join(RULE_SETTINGS), help="comma-separated rule names")
+    p.add_argument("--rules", default=",".join(registered_rules()), help="comma-separated rule names")
     p.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma-separated")
     p.add_argument("--epochs", type=int, default=10, help="training epochs per rule")
     p.add_argument("--batch", type=int, default=32, help="minibatch size (training and estimates)")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig2.png, the README's)")
     p.add_argument("--no-assets", action="store_true", help="no copy of the PNG (the default; kept for old commands)")
     a = p.parse_args(argv)
-    problem = _check(a, list(RULE_SETTINGS))
+    problem = _check(a, list(registered_rules()))
     if problem:
         p.error(problem)
 

@@ -17,7 +17,6 @@ import brainset_envs  # noqa: F401
 from agents.rules import RULES, get_rule, rule_class
 
 
-
 def _obs(obs: np.ndarray) -> torch.Tensor:
     return (torch.as_tensor(obs, dtype=torch.float32) - 128.0) / 128.0
 

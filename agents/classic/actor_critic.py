@@ -194,9 +194,11 @@ def probe_occupancy(result: FMDResult, day: int, start: str = "S", seed: int = 0
 
 def plot_latency(result: FMDResult, path: str) -> None:
     """Mean escape latency per day (+- s.e.m. over rats), the reversal marked; written atomically."""
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib
 
     matplotlib.use("Agg")
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib.pyplot as plt
 
     cfg = result.config
@@ -220,9 +222,11 @@ def plot_latency(result: FMDResult, path: str) -> None:
 
 def save_image(frame: np.ndarray, path: str) -> None:
     """Write an (H, W, 3) uint8 frame as a PNG, atomically."""
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib
 
     matplotlib.use("Agg")
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib.pyplot as plt
 
     _atomic(path, lambda tmp: plt.imsave(tmp, frame, format="png"))

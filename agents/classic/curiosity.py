@@ -35,9 +35,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 import brainset_envs  # noqa: F401  (registers the ids)
-from brainset_envs.analysis.empowerment import coverage
+from agents.probes.intrinsic import cell_decoder, coverage_curve, grid_core, plot_coverage
+from brainset_envs.analysis.empowerment import coverage, run_reference_policy
+from brainset_envs.core.files import save_result_and_figure
 from brainset_envs.core.grid import Layout
 from brainset_envs.core.params import check_choice, check_float, check_int
 
@@ -150,7 +153,6 @@ class ExploreResult:
 
 def explore(config: ExploreConfig | None = None, progress: bool = False) -> ExploreResult:
     """Run ``config.n_agents`` curious walkers for ``config.steps`` steps (one env each, learning online)."""
-    from agents.probes.intrinsic import cell_decoder, grid_core
 
     cfg = config or ExploreConfig()
     n, steps = check_int("n_agents", cfg.n_agents, 1), check_int("steps", cfg.steps, 1)
@@ -170,11 +172,11 @@ def explore(config: ExploreConfig | None = None, progress: bool = False) -> Expl
     agent = TabularCuriosity(n, n_states, n_actions, obs_dim, cfg.bonus, cfg.gamma, cfg.alpha, cfg.q_init,
                              cfg.model_lr, cfg.target_dim, cfg.epsilon, rng)
 
-    import torch
 
     def cells_of(obs: np.ndarray) -> np.ndarray:
         return decode(torch.from_numpy(np.ascontiguousarray(obs))).numpy().astype(np.intp)
 
+    # deferred: optional heavy dependency, imported only when used
     from tqdm.auto import tqdm
 
     envs = gym.make_vec(cfg.env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
@@ -204,12 +206,13 @@ def explore(config: ExploreConfig | None = None, progress: bool = False) -> Expl
 def plot_exploration(result: ExploreResult, reference: np.ndarray | None = None):
     """Coverage against steps (this agent, and ``reference`` (walkers, steps + 1) cells of a random walk)
     beside a map of the visits of all walkers (log scale; walls grey)."""
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib.pyplot as plt
 
-    from agents.probes.intrinsic import coverage_curve, plot_coverage
 
     cfg, n, lay = result.config, result.n_reachable, result.layout
     fig, (ax, axm) = plt.subplots(1, 2, figsize=(10.5, 4.0), gridspec_kw={"width_ratios": [1.4, 1]})
@@ -229,8 +232,6 @@ def plot_exploration(result: ExploreResult, reference: np.ndarray | None = None)
 def save_exploration(result: ExploreResult, out_dir: str | Path, reference_walkers: int = 200) -> list[Path]:
     """Write ``explore.json`` (summary, with a random walk's coverage from the same start) and
     ``explore.png`` (:func:`plot_exploration`) into ``out_dir``, atomically; returns the paths."""
-    from brainset_envs.analysis.empowerment import run_reference_policy
-    from brainset_envs.core.files import save_result_and_figure
 
     walkers = check_int("reference_walkers", reference_walkers, 1)
     walk = run_reference_policy(result.layout, "random", result.config.steps, int(result.cells[0, 0]),

@@ -3,14 +3,19 @@ wall-clock time to a target evaluation return. ``scripts/bench_trainer.py`` prin
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import numpy as np
 import torch
 
+import brainset_envs  # noqa: F401  (registers the BrainSet ids)
 from agents.config import parse_override, resolve_config
 from agents.trainer import evaluate, make_vec_env, train
+from brainset_envs.analysis.mvt import mvt_optimum
+from brainset_envs.benchmark import evaluate_targets, machine_info
+from brainset_envs.tasks.patch_foraging import PatchForagingCore
 
 
 def trainer_throughput(env_id: str, steps: int = 200_000, arch: str = "mlp", overrides: list[str] = (),
@@ -31,10 +36,12 @@ def trainer_throughput(env_id: str, steps: int = 200_000, arch: str = "mlp", ove
 def sb3_throughput(env_id: str, steps: int = 16_384, n_envs: int = 8, policy: str = "MlpPolicy",
                    seed: int = 0) -> dict[str, Any]:
     """Env steps/s of SB3 PPO with its default hyperparameters on ``n_envs`` DummyVecEnv envs."""
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3 import PPO
+
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 
-    import brainset_envs  # noqa: F401
 
     venv = sb3_make_vec_env(env_id, n_envs=n_envs, seed=seed)
     model = PPO(policy, venv, seed=seed, device="cpu", verbose=0)
@@ -65,11 +72,15 @@ def sb3_time_to_target(env_id: str, target: float, max_steps: int, eval_every: i
                        seed: int = 0, **ppo_kwargs) -> dict:
     """Wall-clock seconds (evaluations included) until SB3 PPO (defaults unless ``ppo_kwargs``) reaches
     an evaluation return >= ``target``, evaluated greedily like ours."""
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3 import PPO
+
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.callbacks import BaseCallback
+
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 
-    import brainset_envs  # noqa: F401
 
     eval_envs = make_vec_env(env_id, min(32, eval_episodes))
 
@@ -141,8 +152,6 @@ TRAINER_TARGETS: dict[str, list[tuple[str, float]]] = {
 def _time_to_target_plans(quick: bool) -> dict[str, dict[str, Any]]:
     """Per env: the learning-check target (an evaluation return), budgets and evaluation schedules.
     SB3 evaluates after each update (its default rollout is 2048 steps x 8 envs)."""
-    from brainset_envs.analysis.mvt import mvt_optimum
-    from brainset_envs.tasks.patch_foraging import PatchForagingCore
 
     core = PatchForagingCore()
     rho = mvt_optimum(core.conditions[0]).rate
@@ -163,7 +172,10 @@ def _time_to_target_plans(quick: bool) -> dict[str, dict[str, Any]]:
 
 def _warm_up(env_id: str, policy: str) -> None:
     """One-time costs of a process (torch kernels, lazy imports) paid before timing either trainer."""
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3 import PPO
+
+    # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 
     trainer_throughput(env_id, steps=2048)
@@ -180,9 +192,7 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
     that misses the target counts its whole time, so the speedup is then a lower bound). ``time_envs``:
     which of the time-to-target envs to run (default: OrientationDiscriminationEasy and PatchForaging).
     ``progress(kind, env_id, entry)`` is called after each measurement."""
-    import os
 
-    from brainset_envs.benchmark import evaluate_targets, machine_info
 
     torch.set_num_threads(1)
     say = progress or (lambda *a: None)

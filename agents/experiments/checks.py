@@ -13,10 +13,25 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
+
+from agents.classic.curiosity import ExploreConfig, explore
+from agents.config import parse_override, resolve_config
+from agents.experiments import learning_report as lr
+from agents.experiments.fig4 import Fig4Protocol, run_seed
+from agents.experiments.intrinsic_report import AGENTS, EMPOWERMENT, TABULAR, config, explore_config
+from agents.experiments.learning_report import CHECKS as LEARNING
+from agents.objectives.empowerment import EmpowermentObjective
+from agents.probes.intrinsic import empowerment_comparison, late_occupancy, train_and_record
+from agents.rules import RULES, rule_class
+from agents.runs import build_components
+from agents.trainer import make_vec_env, seed_everything, set_threads, train
+from brainset_envs.analysis.empowerment import exploration_metrics, run_reference_policy
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -70,7 +85,6 @@ class Check:
 @functools.cache
 def random_walk_coverage() -> float:
     """Mean coverage of 200 random walkers, 3000 steps from (1, 1) of the 21 x 21 four rooms (0.669)."""
-    from brainset_envs.analysis.empowerment import exploration_metrics, run_reference_policy
 
     walks = run_reference_policy("four_rooms_21", "random", 3000, (1, 1), n_walkers=200, rng=0)
     return float(np.mean([exploration_metrics(t, "four_rooms_21")["coverage"] for t in walks]))
@@ -78,9 +92,6 @@ def random_walk_coverage() -> float:
 
 def ppo_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, float]:
     """4 walkers sharing one PPO curiosity network, 3000 steps each in the 21 x 21 four rooms, no reward."""
-    from agents.experiments.intrinsic_report import AGENTS, explore_config
-    from agents.probes.intrinsic import train_and_record
-    from brainset_envs.analysis.empowerment import exploration_metrics
 
     agent = [*AGENTS["PPO curiosity (prediction error)"], f"run.num_threads={num_threads}"]
     _, rec = train_and_record(explore_config(agent, seed))
@@ -90,7 +101,6 @@ def ppo_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, float]:
 
 def tabular_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, float]:
     """16 optimistic tabular Q-learners (prediction-error and count bonus), 3000 steps each."""
-    from agents.classic.curiosity import ExploreConfig, explore
 
     rw = random_walk_coverage()
     cov = {bonus: float(explore(ExploreConfig(seed=seed, bonus=bonus)).coverage().mean())
@@ -101,12 +111,7 @@ def tabular_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, flo
 def learned_empowerment(seed: int, num_threads: int = 1) -> dict[str, float]:
     """The README's empowerment agent (10 x 10 room, n = 3): its map against the exact one, and where the
     agent it drives spends its late steps."""
-    import gymnasium as gym
 
-    from agents.experiments.intrinsic_report import EMPOWERMENT, config
-    from agents.objectives.empowerment import EmpowermentObjective
-    from agents.probes.intrinsic import empowerment_comparison, late_occupancy
-    from agents.trainer import train
 
     cfg = config([*EMPOWERMENT, f"run.num_threads={num_threads}"], seed)
     res = train(cfg)
@@ -122,10 +127,10 @@ def learned_empowerment(seed: int, num_threads: int = 1) -> dict[str, float]:
 
 
 def learning_check(name: str, extra: tuple[str, ...] = ()) -> Callable[[int, int], dict[str, float]]:
-    """A check of :mod:`agents.experiments.learning_report` as a measurement (``extra`` overrides added to its budget)."""
+    """A check of :mod:`agents.experiments.learning_report` as a measurement (``extra``: overrides added
+    to its budget)."""
 
     def measure(seed: int, num_threads: int = 1) -> dict[str, float]:
-        from agents.experiments import learning_report as lr
 
         base = lr.CHECKS[name]
         check = dataclasses.replace(base, budget=(*base.budget, *extra)) if extra else base
@@ -162,8 +167,6 @@ def rule_budget(rule: str) -> tuple[int, tuple[str, ...]]:
 
 def rule_config(rule: str, steps: int, extra: tuple[str, ...], seed: int = 0, num_threads: int = 1):
     """OrientationDiscriminationEasy with the env's defaults, ``rule``, ``steps`` env steps, quiet."""
-    from agents.experiments import learning_report as lr
-    from agents.config import parse_override, resolve_config
 
     return resolve_config("BrainSet/OrientationDiscriminationEasy-v0", overrides=[parse_override(o) for o in (
         *lr.QUIET, f"train.total_steps={steps}", "run.eval_every=0", "run.eval_episodes=8", f"run.seed={seed}",
@@ -175,9 +178,6 @@ def rule_accuracy(rule: str) -> Callable[[int, int], dict[str, float]]:
     same network's before training, and the gain."""
 
     def measure(seed: int, num_threads: int = 1) -> dict[str, float]:
-        from agents.experiments import learning_report as lr
-        from agents.runs import build_components
-        from agents.trainer import make_vec_env, seed_everything, set_threads, train
 
         steps, extra = rule_budget(rule)
         cfg = rule_config(rule, steps, extra, seed, num_threads)
@@ -199,8 +199,6 @@ def rule_accuracy(rule: str) -> Callable[[int, int], dict[str, float]]:
 def noisy_tv(seed: int, num_threads: int = 1) -> dict[str, float]:
     """Share of the last 1000 steps (4 walkers, 3000 steps, four rooms + a 'watch TV' action) spent watching
     the noisy TV, for prediction-error curiosity and for a count bonus on the cell."""
-    from agents.experiments.intrinsic_report import TABULAR, config
-    from agents.probes.intrinsic import train_and_record
 
     share = {}
     bonuses = (("curiosity", "curiosity: {normalize: center}"), ("count", "count: {dims: 121, normalize: center}"))
@@ -226,9 +224,7 @@ def fig4_figures(seed_result: dict, stages: tuple[str, ...] = ("V1", "V2", "V4",
 
 def fig4_quick(seed: int, num_threads: int = 1) -> dict[str, float]:
     """``scripts/fig4.py --quick`` for one seed (pre-training not cached), in a temporary folder."""
-    import tempfile
 
-    from agents.experiments.fig4 import Fig4Protocol, run_seed
 
     with tempfile.TemporaryDirectory() as tmp:
         r = run_seed(Fig4Protocol.quick(), seed, out_dir=f"{tmp}/fig4", cache_dir=None, num_threads=num_threads)
@@ -240,7 +236,6 @@ def fig4_quick(seed: int, num_threads: int = 1) -> dict[str, float]:
 
 def _target(name: str) -> Limit:
     """The target of a learning check of :mod:`agents.experiments.learning_report` (its one definition) as a limit."""
-    from agents.experiments.learning_report import CHECKS as LEARNING
 
     c = LEARNING[name]
     return Limit(">=" if c.higher_is_better else "<=", c.target)

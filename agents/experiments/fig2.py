@@ -19,15 +19,19 @@ import torch
 from torch import nn
 
 from agents.probes.gradients import bias_variance
-from agents.rules import RULES, get_rule, rule_class
+from agents.rules import RULES, get_rule, registered_rules, rule_class
 from brainset_envs.core.files import save_result_and_figure
 
-# Per rule, from the registry (each rule's ``fig2`` settings, ``stochastic`` and ``label`` attributes):
-# the rule's options and the SGD learning rate it is trained with, and its legend label.
-RULE_SETTINGS: dict[str, dict[str, Any]] = {
-    n: {"options": dict(rule_class(n).fig2.options), "lr": rule_class(n).fig2.lr} for n in RULES}
-STOCHASTIC = tuple(n for n in RULES if rule_class(n).stochastic)
-LABELS = {n: rule_class(n).label for n in RULES}
+
+def rule_settings(name: str) -> dict[str, Any]:
+    """The registry's Fig. 2 settings of rule ``name``: its options and the SGD learning rate."""
+    fig2 = rule_class(name).fig2
+    return {"options": dict(fig2.options), "lr": fig2.lr}
+
+
+def stochastic(name: str) -> bool:
+    """Whether ``name``'s updates are random draws (measured over repeats), from the registry."""
+    return rule_class(name).stochastic
 DEFINITIONS = {
     "bias_deg": "angle (deg) between the rule's expected update and backprop's gradient on the whole "
                 "training set; |E u|^2 from a U-statistic over repeats, so the rule's own noise does not inflate it",
@@ -41,6 +45,7 @@ DEFINITIONS = {
 
 def digits_data(seed: int = 0, n_train: int = 1280) -> tuple[torch.Tensor, ...]:
     """sklearn's 8x8 digits scaled to [0, 1]: (x_train, y_train, x_test, y_test), a seeded split."""
+    # deferred: optional heavy dependency, imported only when used
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
@@ -90,8 +95,8 @@ def run_fig2(
     if task != "digits":
         raise ValueError(f"task={task!r} is not available; choose 'digits'")
     for r in rules:
-        if r not in RULE_SETTINGS:
-            raise ValueError(f"rule {r!r} has no Fig. 2 settings; choose from {list(RULE_SETTINGS)}")
+        if r not in registered_rules():
+            raise ValueError(f"rule {r!r} is not registered; choose from {list(registered_rules())}")
     xtr, ytr, xte, yte = digits_data(seed)
     sizes = [xtr.shape[1], *hidden, 10]
     out: dict[str, Any] = {
@@ -104,10 +109,10 @@ def run_fig2(
     }
     for name in rules:
         t0 = time.perf_counter()
-        settings = RULE_SETTINGS[name]
+        settings = rule_settings(name)
         rule = get_rule(name, **settings["options"])
         model = rule.prepare(make_mlp(sizes, seed))
-        reps = repeats if name in STOCHASTIC else 1  # deterministic rules: one pass is exact
+        reps = repeats if stochastic(name) else 1  # deterministic rules: one pass is exact
         full = lambda model=model: nn.functional.cross_entropy(model(xtr), ytr)  # noqa: E731
         batches = _closures(model, xtr, ytr, batch)
         before = bias_variance(model, rule, batches, full, reps)
@@ -138,9 +143,11 @@ def run_fig2(
 
 def plot_fig2(result: dict[str, Any]):
     """Bias (deg) against variance (log axis) per rule and layer; hollow = at init, filled = trained."""
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib
 
     matplotlib.use("Agg")
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8.2, 5.6), dpi=110)
@@ -152,7 +159,8 @@ def plot_fig2(result: dict[str, Any]):
         c = colours(i)
         layers = [k for k in rec.get("layers", {}) if k != "all"]  # none: the rule refused the model
         acc = rec.get("test_accuracy", {}).get("trained")
-        label = LABELS.get(name, name) + (f" (acc {acc:.2f})" if acc is not None else "")
+        label = rule_class(name).label if name in registered_rules() else name
+        label += f" (acc {acc:.2f})" if acc is not None else ""
         labelled = False
         for layer in layers:
             if layer not in layer_names:
@@ -168,7 +176,7 @@ def plot_fig2(result: dict[str, Any]):
                 ax.annotate("", (xb, b["bias_deg"]), (xa, a["bias_deg"]),
                             arrowprops={"arrowstyle": "->", "color": c, "alpha": 0.35, "lw": 0.8})
                 ax.scatter([xa], [a["bias_deg"]], marker=m, facecolors="none", edgecolors=c, s=36, lw=1.0)
-            if name in STOCHASTIC and b["bias_raw_deg"] > b["bias_deg"] + 1:
+            if name in registered_rules() and stochastic(name) and b["bias_raw_deg"] > b["bias_deg"] + 1:
                 ax.plot([xb, xb], [b["bias_deg"], b["bias_raw_deg"]], color=c, alpha=0.3, lw=2.5,
                         solid_capstyle="round")
             ax.scatter([xb], [b["bias_deg"]], marker=m, color=c, s=44, label=None if labelled else label)

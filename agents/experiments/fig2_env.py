@@ -23,10 +23,12 @@ import numpy as np
 import torch
 
 from agents.config import Config, resolve_config
-from agents.experiments.fig2 import DEFINITIONS, RULE_SETTINGS, STOCHASTIC
+from agents.experiments.fig2 import DEFINITIONS, rule_settings, stochastic
 from agents.probes.gradients import bias_variance
 from agents.rollout import Rollout, masked_mean, obs_to_tensor, set_obs
+from agents.rules import RULES
 from agents.runs import build_components, checkpoint_path, load_checkpoint
+from agents.trainer import make_vec_env, resolve_device, seed_everything
 
 
 def agent_config(env_id: str | None, checkpoint: str | Path | None, overrides: Sequence[dict] = ()
@@ -89,7 +91,7 @@ def short_layer_name(name: str) -> str:
     return prefix + re.sub(r"^(value_)?trunk\.core", "core", name).replace("aux.", "")
 
 
-def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SETTINGS),
+def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = RULES,
                  checkpoint: str | Path | None = None, num_envs: int = 16, num_steps: int = 32,
                  num_batches: int = 8, repeats: int = 16, seed: int = 0, overrides: Sequence[dict] = (),
                  rule_options: dict[str, dict] | None = None,
@@ -97,7 +99,6 @@ def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SE
     """Bias and variance of each rule's update on one RL rollout of ``env_id``; a JSON-ready dict in
     :func:`agents.experiments.fig2.run_fig2`'s format. ``repeats``: passes over the batches for the noisy rules
     (node and weight perturbation); ``rule_options``: options per rule (default: the Fig. 2 settings)."""
-    from agents.trainer import make_vec_env, resolve_device, seed_everything
 
     cfg, trained = agent_config(env_id, checkpoint, overrides)
     cfg = copy.deepcopy(cfg)
@@ -145,7 +146,7 @@ def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SE
     }
     for name in rules:
         t0 = time.perf_counter()
-        opts = (rule_options or {}).get(name, RULE_SETTINGS.get(name, {}).get("options", {}))
+        opts = (rule_options or {}).get(name, rule_settings(name)["options"])
         rcfg = copy.deepcopy(cfg)
         rcfg.rule.name, rcfg.rule.kwargs = name, dict(opts)
         torch.manual_seed(seed)
@@ -163,7 +164,7 @@ def run_fig2_env(env_id: str | None = None, rules: Sequence[str] = tuple(RULE_SE
             o = agent.forward_sequence(batch.obs, batch.state0, batch.first)
             return objective.loss(batch, o)[0]
 
-        reps = repeats if name in STOCHASTIC else 1
+        reps = repeats if stochastic(name) else 1
         res = bias_variance(agent, rule, [lambda b=b: closure(b) for b in batches], lambda: closure(everything),
                             max(reps, 2 if len(batches) < 2 else 1))
         out["rules"][name] = {"options": opts,

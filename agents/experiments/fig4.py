@@ -39,8 +39,11 @@ import torch
 from agents.architectures import Agent, build_agent
 from agents.config import resolve_config
 from agents.experiments.fig4_protocol import PROTOCOL_FIELDS, Fig4Protocol, parse_protocol_set  # noqa: F401  (re-exported)
+from agents.objectives import parse_spec
 from agents.probes.tuning import Tuning, measure_tuning, relative_weight_change, tuning_change
+from agents.rules import get_rule
 from agents.runs import load_checkpoint, save_checkpoint
+from agents.trainer import train
 from brainset_envs.analysis.psychophysics import fit_weibull
 from brainset_envs.core.files import atomic_path
 from brainset_envs.tasks.orientation import OrientationCore, _BasisCache, render_gabors
@@ -131,7 +134,6 @@ def pretrain(p: Fig4Protocol, seed: int, rule: str = "backprop", rule_kwargs: di
     classes centred on multiples of 180 / classes deg, so the trained orientation 0 sits at a class
     centre, where this task asks for no fine discrimination), learned with ``rule``; returns the agent's
     state dict (policy and value heads untouched)."""
-    from agents.rules import get_rule
 
     agent = new_agent(p, seed)
     k = p.pretrain_classes
@@ -328,7 +330,6 @@ def compare(before: dict[str, Any], after: dict[str, Any], p: Fig4Protocol) -> d
 def train_config(p: Fig4Protocol, seed: int, rule: str, objective: str, runs_dir: str | Path,
                  device: str = "cpu", num_threads: int = 1, rule_kwargs: dict | None = None):
     """The trainer's config for the perceptual-learning phase."""
-    from agents.objectives import parse_spec
 
     names = {n for _, n in parse_spec(objective)}
     obj_kwargs = {"reward": {"algo": p.algo, "gamma": 0.0, "ent_coef": p.ent_coef}} if "reward" in names else {}
@@ -353,7 +354,6 @@ def run_seed(p: Fig4Protocol, seed: int, rule: str = "backprop", objective: str 
              device: str = "cpu", num_threads: int = 1, rule_kwargs: dict | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The whole protocol for one seed; returns a JSON-ready dict (the trained run is in ``out_dir``)."""
-    from agents.trainer import train
 
     say = progress or (lambda s: None)
     t0 = time.perf_counter()

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import yaml
+
 from agents.config import ArchConfig, FieldSpec, rule_names
 
 
@@ -51,7 +53,6 @@ PROTOCOL_FIELDS: dict[str, FieldSpec] = {
 def parse_protocol_set(item: str) -> tuple[str, Any]:
     """``'lr=1e-3'`` (a ``--set`` value) -> ``('lr', 0.001)``, typed as the field's default; ValueError
     naming the field, the value and what is allowed. The range is checked when the protocol is made."""
-    import yaml
 
     if "=" not in item:
         raise ValueError(f"{item!r}: write KEY=VALUE, e.g. --set lr=1e-3")

@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from agents.experiments.fig4 import Fig4Protocol, run_seed
+from agents.config import MAX_SEED, device_problem, objective_names, objective_spec_problem, rule_names
+from agents.experiments.fig4 import Fig4Protocol, parse_protocol_set, run_seed
+from agents.objectives import get_objective
+from agents.rules import get_rule
+from agents.trainer import resolve_device
 from brainset_envs.analysis.psychophysics import weibull_2afc
 from brainset_envs.core.files import save_result_and_figure
 
@@ -42,8 +47,6 @@ def run_fig4(p: Fig4Protocol, seeds: Sequence[int], rule: str = "backprop", obje
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every seed through :func:`agents.experiments.fig4.run_seed`, then :func:`summarise`; a JSON-ready dict.
     An unknown rule or objective fails here, before any training."""
-    from agents.objectives import get_objective
-    from agents.rules import get_rule
 
     get_objective(objective)
     get_rule(rule, **(rule_kwargs or {}))
@@ -158,9 +161,11 @@ def summary_table(result: dict[str, Any]) -> str:
 def plot_fig4(result: dict[str, Any]):
     """Six panels: psychometric curves before/after; per-stage slope, amplitude and Fisher ratios and
     relative weight change (mean +/- sd, one dot per seed); Schoups-style slope ratio by preference."""
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib
 
     matplotlib.use("Agg")
+    # deferred: optional heavy dependency, imported only when used
     import matplotlib.pyplot as plt
 
     seeds, summ = result["seeds"], result["summary"]
@@ -243,12 +248,7 @@ def run_dir_name(rule: str, objective: str, quick: bool) -> str:
 def check_fig4_args(a) -> tuple[Fig4Protocol, list[int], dict]:
     """(protocol, seeds, rule options) for ``scripts/fig4.py``'s parsed arguments; a ValueError naming the
     option, the value and what is allowed for anything that would fail later (nothing is written here)."""
-    import yaml
 
-    from agents.config import MAX_SEED, device_problem, objective_names, objective_spec_problem, rule_names
-    from agents.experiments.fig4 import parse_protocol_set
-    from agents.rules import get_rule
-    from agents.trainer import resolve_device
 
     if a.rule not in rule_names():
         raise ValueError(f"argument --rule: {a.rule!r} is not a registered rule; allowed: {', '.join(rule_names())}")

@@ -16,7 +16,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
+
+from agents.classic.curiosity import ExploreConfig, explore
+from agents.config import parse_override, resolve_config
+from agents.objectives.empowerment import EmpowermentObjective
+from agents.probes.intrinsic import (
+    coverage_curve,
+    empowerment_comparison,
+    plot_coverage,
+    save_figure,
+    train_and_record,
+    write_empowerment_comparison,
+)
+from agents.trainer import train
+from brainset_envs.analysis.empowerment import run_reference_policy
+from brainset_envs.core.layouts import get_layout
 
 ENV_ID = "BrainSet/EmpowermentGrid-v0"
 QUIET = ["run.progress=false", "run.video=false", "run.eval_episodes=1", "run.eval_envs=1", "run.eval_every=0",
@@ -43,7 +59,6 @@ AGENTS = {"PPO curiosity (prediction error)": ["objective.spec=curiosity",
 
 def config(overrides: list[str], seed: int = 0, runs_dir: str = ""):
     """An EmpowermentGrid config: quiet, seeded, with ``overrides`` (``section.key=value`` strings)."""
-    from agents.config import parse_override, resolve_config
 
     ov = [*QUIET, f"run.seed={seed}", f"run.runs_dir={runs_dir}", *overrides]
     return resolve_config(ENV_ID, overrides=[parse_override(o) for o in ov])
@@ -59,11 +74,7 @@ def explore_config(agent: list[str], seed: int, steps: int = 3000, runs_dir: str
 def empowerment_figure(out: str | Path, runs_dir: str = "runs", seed: int = 0, total_steps: int | None = None) -> dict:
     """Train the empowerment agent, write ``out/empowerment_learned_vs_exact.png``; returns the comparison
     (Spearman, largest excess, mean |error| in bits)."""
-    import gymnasium as gym
 
-    from agents.objectives.empowerment import EmpowermentObjective
-    from agents.probes.intrinsic import empowerment_comparison, write_empowerment_comparison
-    from agents.trainer import train
 
     extra = [] if total_steps is None else [f"train.total_steps={total_steps}"]
     cfg = config([*EMPOWERMENT, *extra], seed, runs_dir)
@@ -81,9 +92,6 @@ def empowerment_figure(out: str | Path, runs_dir: str = "runs", seed: int = 0, t
 def coverage_figure(out: str | Path, seeds: int = 4, steps: int = 3000, reference_walkers: int = 200) -> dict:
     """Train each exploring agent from scratch ``seeds`` times (``WALKERS`` walkers each), write
     ``out/coverage.png``; returns the mean final coverage per curve."""
-    from agents.probes.intrinsic import coverage_curve, plot_coverage, save_figure, train_and_record
-    from brainset_envs.analysis.empowerment import run_reference_policy
-    from brainset_envs.core.layouts import get_layout
 
     n = len(get_layout(FOUR_ROOMS).free_cells)
     curves = {}
@@ -93,7 +101,6 @@ def coverage_figure(out: str | Path, seeds: int = 4, steps: int = 3000, referenc
             _, rec = train_and_record(explore_config(extra, seed, steps))
             rows += [coverage_curve(t, n) for t in rec.trajectories()]
         curves[label] = np.array(rows)
-    from agents.classic.curiosity import ExploreConfig, explore
 
     for label, bonus in TABULAR_AGENTS.items():  # one walker per learner, as many walkers as above
         res = explore(ExploreConfig(n_agents=seeds * WALKERS, steps=steps, bonus=bonus, env_kwargs=FOUR_ROOMS_KWARGS))

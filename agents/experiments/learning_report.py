@@ -30,6 +30,11 @@ from agents.config import Config, parse_override, resolve_config
 from agents.rollout import obs_to_tensor
 from agents.runs import build_components
 from agents.trainer import evaluate, make_vec_env, seed_everything, set_threads, to_env_actions, train
+from brainset_envs.analysis.foraging import foraging_stats
+from brainset_envs.analysis.mvt import mvt_optimum
+from brainset_envs.analysis.navigation import ideal_latency
+from brainset_envs.benchmark import machine_info
+from brainset_envs.tasks.water_maze import _START_XY
 
 QUIET = ("run.runs_dir=''", "run.progress=false", "run.video=false")
 CPU = torch.device("cpu")
@@ -101,8 +106,6 @@ def foraging_log(agent, env_id: str, num_envs: int = 64, blocks_per_env: int = 2
 
 
 def _foraging(agent, cfg: Config) -> dict[str, float]:
-    from brainset_envs.analysis.foraging import foraging_stats
-    from brainset_envs.analysis.mvt import mvt_optimum
 
     num_envs, blocks_per_env = 64, 2
     log, core = foraging_log(agent, cfg.env.id, num_envs, blocks_per_env, kwargs=cfg.env.kwargs)
@@ -117,8 +120,6 @@ def _foraging(agent, cfg: Config) -> dict[str, float]:
 
 
 def _escape_latency(agent, cfg: Config) -> dict[str, float]:
-    from brainset_envs.analysis.navigation import ideal_latency
-    from brainset_envs.tasks.water_maze import _START_XY
 
     envs = make_vec_env(cfg.env.id, 50, cfg.env.kwargs)
     try:
@@ -198,7 +199,6 @@ def run_check(name: str | LearningCheck, seed: int = 0, num_threads: int = 1) ->
 def learning_report(names: list[str] | None = None, seed: int = 0, num_threads: int = 1,
                     progress: Callable[[str, dict], None] | None = None) -> dict[str, Any]:
     """Run the checks (all by default) and return the report: machine, load average, one entry each."""
-    from brainset_envs.benchmark import machine_info
 
     names = list(names or CHECKS)
     unknown = sorted(set(names) - set(CHECKS))

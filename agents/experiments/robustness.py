@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -29,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from agents.experiments.checks import CHECKS
+from brainset_envs.benchmark import machine_info
+from brainset_envs.core.files import atomic_path, write_json
 
 # Each path is what a process sees on a different machine. Measured on an AMD EPYC with AVX-512: 'auto' and
 # MKL_CBWR=AVX512 give bit-identical kernels there, 'avx2' changes MKL's matmul and vector math, OpenBLAS's
@@ -81,7 +87,6 @@ def load_results(path: Path) -> dict[str, dict]:
 def summarize(results: Sequence[dict]) -> list[dict[str, Any]]:
     """Per asserted figure: its per-seed distribution over all paths, the tested value (mean over the test's
     seeds) on each path, the worst of those, the threshold and the margin (positive: the test passes)."""
-    from agents.experiments.checks import CHECKS
 
     rows = []
     for name, check in CHECKS.items():
@@ -113,7 +118,6 @@ def summarize(results: Sequence[dict]) -> list[dict[str, Any]]:
 
 def cpu_name() -> str:
     """The CPU's model name (Linux), else the platform's processor string."""
-    import platform
 
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -126,9 +130,7 @@ def cpu_name() -> str:
 
 def machine() -> dict[str, Any]:
     """Where the audit ran: CPU, library versions, the kernels each path gives are CPU-specific."""
-    import torch
 
-    from brainset_envs.benchmark import machine_info
 
     return {**machine_info(), "cpu": cpu_name(), "torch": torch.__version__,
             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
@@ -157,9 +159,9 @@ def table_markdown(rows: Sequence[dict], header: dict[str, Any] | None = None) -
 def audit(checks: Sequence[str], seeds: Sequence[int], paths: Sequence[str], out: str | Path, jobs: int = 2,
           progress: bool = True) -> list[dict[str, Any]]:
     """Run the missing (check, path, seed) measurements, ``jobs`` processes at a time; returns the table."""
+    # deferred: optional heavy dependency, imported only when used
     from tqdm.auto import tqdm
 
-    from brainset_envs.core.files import atomic_path, write_json
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +207,6 @@ def audit(checks: Sequence[str], seeds: Sequence[int], paths: Sequence[str], out
 
 
 def _worker(check: str, seed: int, threads: int) -> None:
-    from agents.experiments.checks import CHECKS
 
     figures = CHECKS[check].measure(seed, threads)
     print(json.dumps({k: float(v) for k, v in figures.items()}))
@@ -222,7 +223,6 @@ def _csv(kind: str, allowed: Sequence[str]):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from agents.experiments.checks import CHECKS
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from agents.registry import OBJECTIVES, parse_spec
 from agents.rollout import Batch, Rollout
 
 Metrics = dict[str, Any]
@@ -115,7 +116,7 @@ class WeightedSum(Objective):
             o.write_outputs(agent, run_dir, cfg)
 
 
-_OBJECTIVES: dict[str, Callable[..., Objective]] = {}
+_OBJECTIVES = OBJECTIVES  # the registry (agents.registry), read by the config layer
 
 
 def register_objective(name: str, factory: Callable[..., Objective]) -> None:
@@ -129,28 +130,8 @@ def available_objectives() -> list[str]:
     return sorted(_OBJECTIVES)
 
 
-_TERM = re.compile(r"^\s*(?:([0-9.eE+\-]+)\s*\*\s*)?([A-Za-z_][A-Za-z0-9_\-]*)\s*$")
-
-
-def parse_spec(spec: str) -> list[tuple[float, str]]:
-    """``"reward+0.1*predictive"`` -> ``[(1.0, 'reward'), (0.1, 'predictive')]``."""
-    # split on '+' that is not part of a number's exponent (1e+3)
-    parts = re.split(r"(?<![eE])\+", spec)
-    out = []
-    for p in parts:
-        m = _TERM.match(p)
-        if not m:
-            raise ValueError(f"objective={spec!r}: cannot read the term {p!r}; write e.g. "
-                             f"'reward' or 'reward+0.1*predictive'")
-        w = float(m.group(1)) if m.group(1) else 1.0
-        out.append((w, m.group(2)))
-    return out
-
-
 def get_objective(spec: str, kwargs: dict[str, dict] | None = None) -> WeightedSum:
     """The objective described by ``spec``; ``kwargs[name]`` are passed to that objective's factory."""
-    import agents.objectives  # noqa: F401  (registers the built-in objectives)
-
     kwargs = kwargs or {}
     terms = []
     names = [name for _, name in parse_spec(spec)]

@@ -36,6 +36,7 @@ from that rollout, then normalised by running statistics (``normalize``).
 from __future__ import annotations
 
 import torch
+from gymnasium import spaces
 from torch import nn
 
 from agents.objectives._nets import (
@@ -292,7 +293,6 @@ class RNDObjective(Objective):
 
 def _action_nll(out: torch.Tensor, actions: torch.Tensor, space) -> torch.Tensor:
     """Per-sample inverse-dynamics loss: cross-entropy (Discrete) or squared error (Box)."""
-    from gymnasium import spaces
 
     if isinstance(space, spaces.Discrete):
         return nn.functional.cross_entropy(out, actions.long() - int(space.start), reduction="none")

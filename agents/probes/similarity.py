@@ -78,6 +78,7 @@ def to_rsatoolbox(patterns: np.ndarray, conditions: np.ndarray | None = None):
     """An ``rsatoolbox.data.Dataset`` of ``patterns`` for its inference tools (bootstrap, crossnobis).
     rsatoolbox is optional: ``pip install rsatoolbox``."""
     try:
+        # deferred: optional heavy dependency, imported only when used
         from rsatoolbox.data import Dataset
     except ImportError as e:
         raise ImportError("to_rsatoolbox needs rsatoolbox: pip install rsatoolbox") from e

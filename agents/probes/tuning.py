@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from brainset_envs.core.params import check_float, check_int
 from brainset_envs.tasks.orientation import _BasisCache, render_gabors
@@ -216,7 +217,6 @@ def torch_activation_fn(model, stages_fn: Callable | None = None, device: str = 
     """Wrap a torch module as an activation function. ``stages_fn(model, x)`` returns {stage: tensor};
     by default ``model(x, return_stages=True)`` must return (output, {stage: tensor}). Images are given
     as float (N, C, H, W) in [0, 1]."""
-    import torch
 
     def fn(images: np.ndarray) -> dict[str, np.ndarray]:
         x = torch.as_tensor(images, device=device).permute(0, 3, 1, 2).float() / 255.0

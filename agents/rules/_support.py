@@ -7,9 +7,11 @@ matrix. Modules it does not know fail here, before training, with a message nami
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -126,9 +128,7 @@ def rule_seed(seed: int, tag: str) -> int:
     """A generator seed derived from ``seed`` and the rule's name. Seeding a rule's generator with the
     user's seed itself would replay the stream that initialised the weights after ``torch.manual_seed(
     seed)``: random feedback would then equal the forward weights."""
-    import zlib
 
-    import numpy as np
 
     seq = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(tag.encode())])
     return int(seq.generate_state(1)[0])

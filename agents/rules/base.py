@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from agents.registry import RULES
+
 LossClosure = Callable[[], torch.Tensor]
 
 
@@ -74,7 +76,8 @@ class Backprop(LearningRule):
         return {"loss": float(loss.detach())}
 
 
-_RULES: dict[str, Callable[..., LearningRule]] = {"backprop": Backprop}
+_RULES = RULES  # the registry (agents.registry), read by the config layer
+_RULES["backprop"] = Backprop
 
 
 def register_rule(rule: str | type[LearningRule], factory: Callable[..., LearningRule] | None = None) -> None:
