@@ -6,8 +6,8 @@ that measure the trained networks like brains.
 
 __version__ = "0.1.0"
 
+from agents.build import load_agent  # noqa: E402
 from agents.config import Config, resolve_config  # noqa: E402
-from agents.runs import load_agent  # noqa: E402
 from agents.trainer import NonFiniteError, train  # noqa: E402
 
 __all__ = ["Config", "NonFiniteError", "load_agent", "resolve_config", "train", "__version__"]

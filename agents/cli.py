@@ -1,5 +1,5 @@
 """Command-line front ends (``scripts/train.py``, ``scripts/render.py``): argument parsing only; the work
-happens in :mod:`agents.trainer` and :mod:`agents.runs`."""
+happens in :mod:`agents.trainer` and the run modules (:mod:`agents.run_folder`, ...)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[Config, Path | None]:
         raise ValueError(f"argument --config: {args.config} is not valid YAML ({str(e).splitlines()[0]})") from None
     if args.resume is None:
         return cfg, None
-    from agents.runs import latest_run_dir
+    from agents.run_folder import latest_run_dir
 
     if args.resume == "auto":
         run = latest_run_dir(cfg)
@@ -156,8 +156,10 @@ def render_parser() -> argparse.ArgumentParser:
 def render_main(argv: list[str] | None = None) -> int:
     parser = render_parser()
     args = parser.parse_args(argv)
+    from agents.build import load_agent
     from agents.config import device_problem
-    from agents.runs import checkpoint_path, load_agent, record_video
+    from agents.policy import record_video
+    from agents.run_folder import checkpoint_path
     from agents.trainer import resolve_device
 
     if device_problem(args.device):

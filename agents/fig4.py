@@ -40,7 +40,7 @@ from agents.architectures import Agent, build_agent
 from agents.config import resolve_config
 from agents.fig4_protocol import PROTOCOL_FIELDS, Fig4Protocol, parse_protocol_set  # noqa: F401  (re-exported)
 from agents.probes.tuning import Tuning, measure_tuning, relative_weight_change, tuning_change
-from agents.runs import load_checkpoint, save_checkpoint
+from agents.run_folder import load_checkpoint, save_checkpoint
 from brainset_envs.analysis.psychophysics import fit_weibull
 from brainset_envs.core.files import atomic_path
 from brainset_envs.tasks.orientation import OrientationCore, _BasisCache, render_gabors

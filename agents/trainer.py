@@ -25,16 +25,12 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 import brainset_envs  # noqa: F401  (registers the BrainSet ids)
+from agents.build import build_components
 from agents.config import Config
+from agents.policy import record_video
 from agents.rollout import Rollout, obs_to_tensor, set_obs
-from agents.runs import (
-    RunLogger,
-    build_components,
-    load_checkpoint,
-    new_run_dir,
-    record_video,
-    save_checkpoint,
-)
+from agents.run_folder import load_checkpoint, new_run_dir, save_checkpoint
+from agents.run_log import RunLogger
 
 
 class NonFiniteError(RuntimeError):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from agents.build import build_components
 from agents.experiments.checks import CHECKS, random_walk_coverage
 from agents.intrinsic_report import config
 from agents.objectives import get_objective
 from agents.probes.intrinsic import cell_observations
-from agents.runs import build_components
 
 
 def _cfg(spec, env_kwargs, num_envs, steps, seed, *extra):

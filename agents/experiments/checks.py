@@ -177,7 +177,7 @@ def rule_accuracy(rule: str, small: bool = False) -> Callable[[int, int], dict[s
 
     def measure(seed: int, num_threads: int = 1) -> dict[str, float]:
         from agents import learning_report as lr
-        from agents.runs import build_components
+        from agents.build import build_components
         from agents.trainer import make_vec_env, seed_everything, set_threads, train
 
         steps, extra = (PERTURBATION_STEPS, PERTURBATION_SETUP) if small else RULE_BUDGETS[rule]

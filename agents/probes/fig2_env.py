@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.build import build_components
 from agents.config import Config, resolve_config
 from agents.probes.fig2 import DEFINITIONS, RULE_SETTINGS, STOCHASTIC
 from agents.probes.gradients import bias_variance
 from agents.rollout import Rollout, masked_mean, obs_to_tensor, set_obs
-from agents.runs import build_components, checkpoint_path, load_checkpoint
+from agents.run_folder import checkpoint_path, load_checkpoint
 
 
 def agent_config(env_id: str | None, checkpoint: str | Path | None, overrides: Sequence[dict] = ()
