@@ -81,7 +81,8 @@ def empowerment_figure(out: str | Path, runs_dir: str = "runs", seed: int = 0, t
 def coverage_figure(out: str | Path, seeds: int = 4, steps: int = 3000, reference_walkers: int = 200) -> dict:
     """Train each exploring agent from scratch ``seeds`` times (``WALKERS`` walkers each), write
     ``out/coverage.png``; returns the mean final coverage per curve."""
-    from agents.probes.intrinsic import coverage_curve, plot_coverage, save_figure, train_and_record
+    from agents.experiments.intrinsic import train_and_record
+    from agents.probes.intrinsic import coverage_curve, plot_coverage, save_figure
     from brainset_envs.analysis.empowerment import run_reference_policy
     from brainset_envs.core.layouts import get_layout
 

@@ -140,6 +140,6 @@ def test_visit_recorder_copies_each_rollout():
     for k in range(2):
         buf.obs[:] = torch.tensor([[k], [k + 10], [k + 20]])
         buf.actions[:] = k
-        rec.intrinsic_reward(buf)
+        rec.on_rollout(buf)
     assert rec.action_trajectories().tolist() == [[0, 0, 1, 1]]
     assert rec.trajectories().tolist() == [[0, 10, 20, 11, 21]]

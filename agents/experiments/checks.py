@@ -78,8 +78,8 @@ def random_walk_coverage() -> float:
 
 def ppo_curiosity_coverage(seed: int, num_threads: int = 1) -> dict[str, float]:
     """4 walkers sharing one PPO curiosity network, 3000 steps each in the 21 x 21 four rooms, no reward."""
+    from agents.experiments.intrinsic import train_and_record
     from agents.intrinsic_report import AGENTS, explore_config
-    from agents.probes.intrinsic import train_and_record
     from brainset_envs.analysis.empowerment import exploration_metrics
 
     agent = [*AGENTS["PPO curiosity (prediction error)"], f"run.num_threads={num_threads}"]
@@ -199,8 +199,8 @@ def rule_accuracy(rule: str, small: bool = False) -> Callable[[int, int], dict[s
 def noisy_tv(seed: int, num_threads: int = 1) -> dict[str, float]:
     """Share of the last 1000 steps (4 walkers, 3000 steps, four rooms + a 'watch TV' action) spent watching
     the noisy TV, for prediction-error curiosity and for a count bonus on the cell."""
+    from agents.experiments.intrinsic import train_and_record
     from agents.intrinsic_report import TABULAR, config
-    from agents.probes.intrinsic import train_and_record
 
     share = {}
     bonuses = (("curiosity", "curiosity: {normalize: center}"), ("count", "count: {dims: 121, normalize: center}"))
