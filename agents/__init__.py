@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 # runs this file first, so the registries are full wherever the config layer reads them.
 import agents.objectives  # noqa: E402, F401
 import agents.rules  # noqa: E402, F401
+from agents.build import load_agent  # noqa: E402
 from agents.config import Config, resolve_config  # noqa: E402
-from agents.runs import load_agent  # noqa: E402
 from agents.trainer import NonFiniteError, train  # noqa: E402
 
 __all__ = ["Config", "NonFiniteError", "load_agent", "resolve_config", "train", "__version__"]

@@ -1,5 +1,5 @@
 """Command-line front ends (``scripts/train.py``, ``scripts/render.py``): argument parsing only; the work
-happens in :mod:`agents.trainer` and :mod:`agents.runs`."""
+happens in :mod:`agents.trainer` and the run modules (:mod:`agents.run_folder`, ...)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from agents.build import load_agent
 from agents.config import Config, device_problem, help_table, parse_override, resolve_config
-from agents.runs import checkpoint_path, latest_run_dir, load_agent, record_video
+from agents.policy import record_video
+from agents.run_folder import checkpoint_path, latest_run_dir
 from agents.trainer import NonFiniteError, preflight, resolve_device, train
 from brainset_envs.recording import _positive_int, output_path_type
 

@@ -13,6 +13,7 @@ import random
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,18 +24,18 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
+from tqdm.auto import tqdm
 
 import brainset_envs  # noqa: F401  (registers the BrainSet ids)
-from agents.config import Config
+from agents.build import build_components
+from agents.config import Config, ConfigError, device_problem
+from agents.hooks import CallbackHook, TrainerHook, objective_hooks
+from agents.objectives import get_objective
+from agents.policy import record_video
 from agents.rollout import Rollout, obs_to_tensor, set_obs
-from agents.runs import (
-    RunLogger,
-    build_components,
-    load_checkpoint,
-    new_run_dir,
-    record_video,
-    save_checkpoint,
-)
+from agents.rules import get_rule
+from agents.run_folder import load_checkpoint, new_run_dir, save_checkpoint
+from agents.run_log import RunLogger
 
 
 class NonFiniteError(RuntimeError):
@@ -47,8 +48,6 @@ class NonFiniteError(RuntimeError):
 def resolve_device(device: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; a device that is not there raises ValueError naming
     ``run.device``."""
-    from agents.config import ConfigError, device_problem
-
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device_problem(device):
@@ -72,9 +71,6 @@ def preflight(cfg: Config) -> None:
     """What only a run can check, done before any run folder exists: the device is there, the env is
     made with ``env.kwargs`` and has what ``env.vectorization`` asks for, the objective and the rule are
     built with their options. Raises ValueError / TypeError naming the option."""
-    from agents.objectives import get_objective
-    from agents.rules import get_rule
-
     resolve_device(cfg.run.device)
     spec = gym.spec(cfg.env.id)
     if cfg.env.vectorization == "native" and spec.vector_entry_point is None:
@@ -225,12 +221,16 @@ def _set_rng_state(s: dict, device: torch.device) -> None:
 
 
 def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | None = None,
-          callback=None, command: str | None = None, init_weights: dict | None = None) -> TrainResult:
+          callback=None, command: str | None = None, init_weights: dict | None = None,
+          hooks: Sequence[TrainerHook] = ()) -> TrainResult:
     """Train an agent as ``cfg`` says. Outputs go to ``run_dir`` (a new folder under ``cfg.run.runs_dir``
     when None; nothing is written when ``runs_dir`` is empty). ``resume``: a run folder to continue from
-    its last checkpoint. ``callback(info)`` runs after every update; returning False stops training.
+    its last checkpoint. ``callback(info)`` runs after every update; returning False stops training (the
+    same as a hook's ``on_update``).
     ``init_weights``: a state dict (e.g. pre-trained weights) loaded into the fresh agent before training;
-    every key must name a parameter or buffer of the agent, missing keys keep their initial values."""
+    every key must name a parameter or buffer of the agent, missing keys keep their initial values.
+    ``hooks``: :class:`agents.hooks.TrainerHook` instances, called after the hooks the objective asks for
+    (``Objective.trainer_hooks``, e.g. the learned empowerment map), then ``callback``."""
     t, r = cfg.train, cfg.run
     device = resolve_device(r.device)
     set_threads(r.num_threads)
@@ -240,6 +240,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
     envs = make_vec_env(cfg.env.id, cfg.env.num_envs, cfg.env.kwargs, cfg.env.vectorization)
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     agent, objective, rule = build_components(cfg, obs_space, act_space)
+    hooks = [*objective_hooks(objective), *hooks, *([CallbackHook(callback)] if callback is not None else [])]
     if init_weights is not None and resume is None:
         unexpected = agent.load_state_dict(init_weights, strict=False).unexpected_keys
         if unexpected:
@@ -314,8 +315,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             "counters": {"global_step": loop.global_step, "update": loop.update},
         })
 
-    from tqdm.auto import tqdm
-
+    for hook in hooks:
+        hook.on_train_start(agent, cfg, run_dir)
     pbar = tqdm(total=num_updates * batch_steps, initial=loop.global_step, unit="step", unit_scale=True,
                 disable=not r.progress, dynamic_ncols=True, desc=cfg.env.id.split("/")[-1],
                 mininterval=0.5 if sys.stderr.isatty() else 10.0)  # logs (CI, make demo | tee) stay short
@@ -380,6 +381,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                 if intrinsic is not None:
                     buf.intrinsic.copy_(intrinsic * buf.valid)
                 objective.prepare(buf, agent)
+            for hook in hooks:
+                hook.on_rollout(buf)
 
             # 3. Update: the rule turns each minibatch loss into gradients; the optimizer steps.
             sums: dict[str, list] = {}
@@ -436,7 +439,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                     checkpoint("best")
                 if r.target_return is not None and loop.last_eval >= r.target_return:
                     stopped, last = "target_return", True
-            if callback is not None and callback({"row": row, "agent": agent, "loop": loop}) is False:
+            info = {"row": row, "agent": agent, "loop": loop}
+            if any([hook.on_update(info) is False for hook in hooks]):  # a list: every hook sees the update
                 stopped, last = "callback", True
             logger.log(row)
             if crossed(r.checkpoint_every) or last:
@@ -453,8 +457,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
         envs.close()
         eval_envs.close()
 
-    if run_dir is not None:  # objectives' own figures (e.g. the learned empowerment map)
-        objective.write_outputs(agent, run_dir, cfg)
+    for hook in hooks:  # the objectives' read-outs (e.g. the learned empowerment map) come first
+        hook.on_train_end(agent, cfg, run_dir)
     if run_dir is not None and r.video:
         record_video(agent, cfg.env.id, cfg.env.kwargs, run_dir / "video.mp4", r.video_episodes, r.seed,
                      r.video_max_frames)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from agents.build import load_agent
 from agents.config import parse_override, resolve_config
 from agents.objectives import gae, register_objective
 from agents.objectives.reward import RewardObjective
-from agents.runs import load_agent, load_checkpoint, save_checkpoint
+from agents.run_folder import load_checkpoint, save_checkpoint
 from agents.trainer import NonFiniteError, train
 
 
@@ -223,7 +224,7 @@ def test_box_actions_dict_observations_and_cores_train(tmp_path, env_id, arch):
     cfg = _cfg(env_id, tmp_path, f"arch.name={arch}", "env.num_envs=4", "train.num_steps=16",
                "train.bptt_len=8", "train.total_steps=256", "run.eval_episodes=2", "run.runs_dir=''")
     import agents.architectures as A
-    from agents.runs import build_components
+    from agents.build import build_components
     from agents.trainer import make_vec_env
 
     envs = make_vec_env(env_id, 1)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from agents.build import load_agent
 from agents.config import resolve_config
 from agents.experiments.checks import CHECKS, fig4_figures
 from agents.experiments.fig4 import Fig4Protocol, new_agent, pretrained_weights, stage_activation_fn, stage_weights
 from agents.experiments.fig4_report import summarise
 from agents.probes.tuning import Tuning, grating_batch, tuning_change, von_mises_population
-from agents.runs import load_agent
 from agents.trainer import train
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -76,9 +76,9 @@ def test_pretrained_weights_are_cached_per_seed_and_protocol(tmp_path):
 def test_development_with_feedback_alignment_uses_the_trainers_feedback_matrices():
     """Developing with the perceptual-learning rule only makes sense if both phases share the feedback
     pathway: the random matrices drawn for the agent's layers must be the same in both."""
+    from agents.build import build_components
     from agents.experiments.fig4 import _Classifier, train_config
     from agents.rules import get_rule
-    from agents.runs import build_components
     from brainset_envs.tasks.orientation import OrientationCore
 
     p = Fig4Protocol()

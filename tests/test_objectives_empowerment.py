@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from agents.build import build_components
 from agents.config import parse_override, resolve_config
 from agents.experiments.checks import CHECKS
 from agents.experiments.intrinsic_report import EMPOWERMENT, ROOM, config
@@ -13,7 +14,6 @@ from agents.objectives import get_objective
 from agents.objectives.empowerment import EmpowermentObjective
 from agents.probes.intrinsic import empowerment_comparison, exact_bound_map, late_occupancy
 from agents.rollout import Rollout
-from agents.runs import build_components
 from agents.trainer import train
 
 QUIET = ["run.runs_dir=", "run.progress=false", "run.video=false", "run.eval_episodes=1", "run.eval_envs=1",

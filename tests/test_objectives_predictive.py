@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from agents.build import build_components
 from agents.experiments.checks import CHECKS, random_walk_coverage
 from agents.experiments.intrinsic_report import config
 from agents.objectives import get_objective
 from agents.probes.intrinsic import cell_observations
-from agents.runs import build_components
 
 
 def _cfg(spec, env_kwargs, num_envs, steps, seed, *extra):
@@ -140,6 +140,6 @@ def test_visit_recorder_copies_each_rollout():
     for k in range(2):
         buf.obs[:] = torch.tensor([[k], [k + 10], [k + 20]])
         buf.actions[:] = k
-        rec.intrinsic_reward(buf)
+        rec.on_rollout(buf)
     assert rec.action_trajectories().tolist() == [[0, 0, 1, 1]]
     assert rec.trajectories().tolist() == [[0, 10, 20, 11, 21]]

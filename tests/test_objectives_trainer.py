@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from agents.build import load_agent
 from agents.config import parse_override, resolve_config
 from agents.objectives.empowerment import EmpowermentObjective
 from agents.probes.intrinsic import cell_observations
-from agents.runs import load_agent
 from agents.trainer import train
 
 TINY_CONV = ["arch.channels=[4, 4, 4, 4]", "arch.kernels=[3, 3, 3, 3]", "arch.conv_fc=[16]"]
@@ -58,7 +58,7 @@ def test_objective_trains_through_the_trainer(tmp_path, spec, env_id, extra, key
                                        ("direct_feedback_alignment", "reward+0.1*predictive"),
                                        ("node_perturbation", "rnd"), ("predictive_coding", "curiosity")])
 def test_objectives_train_with_other_learning_rules(tmp_path, rule, spec):
-    from agents.runs import build_components
+    from agents.build import build_components
     from agents.trainer import seed_everything
 
     cfg = _cfg("BrainSet/EmpowermentGrid-v0", tmp_path, f"objective.spec={spec}", f"rule.name={rule}",

@@ -20,16 +20,17 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from agents.build import build_components
 from agents.classic.curiosity import ExploreConfig, explore
 from agents.config import parse_override, resolve_config
 from agents.experiments import learning_report as lr
 from agents.experiments.fig4 import Fig4Protocol, run_seed
+from agents.experiments.intrinsic import train_and_record
 from agents.experiments.intrinsic_report import AGENTS, EMPOWERMENT, TABULAR, config, explore_config
 from agents.experiments.learning_report import CHECKS as LEARNING
 from agents.objectives.empowerment import EmpowermentObjective
-from agents.probes.intrinsic import empowerment_comparison, late_occupancy, train_and_record
+from agents.probes.intrinsic import empowerment_comparison, late_occupancy
 from agents.rules import RULES, rule_class
-from agents.runs import build_components
 from agents.trainer import make_vec_env, seed_everything, set_threads, train
 from brainset_envs.analysis.empowerment import exploration_metrics, run_reference_policy
 

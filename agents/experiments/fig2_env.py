@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.build import build_components
 from agents.config import Config, resolve_config
 from agents.experiments.fig2 import DEFINITIONS, rule_settings, stochastic
 from agents.probes.gradients import bias_variance
 from agents.rollout import Rollout, masked_mean, obs_to_tensor, set_obs
 from agents.rules import RULES
-from agents.runs import build_components, checkpoint_path, load_checkpoint
+from agents.run_folder import checkpoint_path, load_checkpoint
 from agents.trainer import make_vec_env, resolve_device, seed_everything
 
 

@@ -42,7 +42,7 @@ from agents.experiments.fig4_protocol import PROTOCOL_FIELDS, Fig4Protocol, pars
 from agents.objectives import parse_spec
 from agents.probes.tuning import Tuning, measure_tuning, relative_weight_change, tuning_change
 from agents.rules import get_rule
-from agents.runs import load_checkpoint, save_checkpoint
+from agents.run_folder import load_checkpoint, save_checkpoint
 from agents.trainer import train
 from brainset_envs.analysis.psychophysics import fit_weibull
 from brainset_envs.core.files import atomic_path

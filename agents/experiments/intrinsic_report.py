@@ -21,13 +21,13 @@ import numpy as np
 
 from agents.classic.curiosity import ExploreConfig, explore
 from agents.config import parse_override, resolve_config
+from agents.experiments.intrinsic import train_and_record
 from agents.objectives.empowerment import EmpowermentObjective
 from agents.probes.intrinsic import (
     coverage_curve,
     empowerment_comparison,
     plot_coverage,
     save_figure,
-    train_and_record,
     write_empowerment_comparison,
 )
 from agents.trainer import train

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.build import build_components
 from agents.config import Config, parse_override, resolve_config
 from agents.rollout import obs_to_tensor
-from agents.runs import build_components
 from agents.trainer import evaluate, make_vec_env, seed_everything, set_threads, to_env_actions, train
 from brainset_envs.analysis.foraging import foraging_stats
 from brainset_envs.analysis.mvt import mvt_optimum

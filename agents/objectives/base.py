@@ -8,8 +8,11 @@ An objective may:
   computed (prediction-error curiosity, empowerment, ...);
 - ``prepare(rollout, agent)``: add per-transition fields to ``rollout.extras`` once per rollout
   (advantages and returns for the reward objective); minibatches carry them;
-- ``loss(batch, outputs)``: return (scalar loss, metrics) for a minibatch and the agent's outputs on it;
-- ``write_outputs(agent, run_dir, cfg)``: write figures or tables into the run folder after training.
+- ``loss(batch, outputs)``: return (scalar loss, metrics) for a minibatch and the agent's outputs on it.
+
+Objectives draw no figures: an objective that has a read-out for the run folder (the learned empowerment
+map) names a trainer hook in ``trainer_hooks`` (``"package.module:Factory"``), and the trainer attaches
+``Factory(objective)`` (:mod:`agents.hooks`).
 
 An objective whose intrinsic reward must be maximised by the policy sets ``needs_policy``; one that
 trains the policy on rewards (``reward``) sets ``drives_policy``. When a spec has terms that need a
@@ -43,6 +46,7 @@ class Objective:
     needs_policy: bool = False  # its intrinsic reward must be maximised by a policy-gradient term
     drives_policy: bool = False  # it is such a term (trains the policy on extrinsic + intrinsic reward)
     policy_defaults: dict = {}  # options for the policy term added for it (see get_objective)
+    trainer_hooks: tuple[str, ...] = ()  # entry points of hooks the trainer attaches (agents.hooks)
 
     def build(self, agent: nn.Module) -> None:
         """Add heads this objective needs to ``agent.aux`` (called once, before training)."""
@@ -64,9 +68,6 @@ class Objective:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` returned."""
-
-    def write_outputs(self, agent: nn.Module, run_dir: Any, cfg: Any) -> None:
-        """Write figures or tables into the run folder ``run_dir`` once training has ended."""
 
 
 class WeightedSum(Objective):
@@ -110,10 +111,6 @@ class WeightedSum(Objective):
     def load_state_dict(self, state: dict) -> None:
         for i, (_, o) in enumerate(self.terms):
             o.load_state_dict(state.get(f"{i}:{o.name}", {}))
-
-    def write_outputs(self, agent: nn.Module, run_dir: Any, cfg: Any) -> None:
-        for _, o in self.terms:
-            o.write_outputs(agent, run_dir, cfg)
 
 
 _OBJECTIVES = OBJECTIVES  # the registry (agents.registry), read by the config layer

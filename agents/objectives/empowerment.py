@@ -121,6 +121,8 @@ class EmpowermentObjective(Objective):
     # the warmup pays no reward: normalised advantages would turn value noise into a random drift of
     # the policy and spoil the exploratory windows the estimate learns from
     policy_defaults = {"norm_adv": False}
+    # the learned map beside the exact one in the run folder (grid worlds with exact empowerment)
+    trainer_hooks = ("agents.probes.intrinsic:EmpowermentMapHook",)
 
     def __init__(self, n: int = 3, hidden: list | None = None, intrinsic: float = 1.0,
                  normalize: str = "center", pessimism: float = 0.5, replay: int = 20000, warmup: int = 30000,
@@ -350,11 +352,3 @@ class EmpowermentObjective(Objective):
         self._memory = state.get("memory")
         self._count = int(state.get("memory_count", 0))
         self._filled = min(self._count, self.replay)
-
-    def write_outputs(self, agent: nn.Module, run_dir, cfg) -> None:
-        """On grid worlds with exact empowerment: the learned map beside the exact one
-        (``empowerment_map.png``) and both as numbers (``empowerment_map.json``)."""
-        from agents.probes.intrinsic import save_empowerment_comparison
-
-        self._agent = agent
-        save_empowerment_comparison(self, cfg.env.id, cfg.env.kwargs, run_dir)

@@ -1,14 +1,15 @@
 """Measure intrinsically motivated agents on the grid worlds: where they go (visits, coverage, time on a
 noisy TV) and what they learned (the empowerment estimate beside the exact map).
 
-- :class:`VisitRecorder` and :func:`train_and_record`: train with the ordinary trainer and keep the
-  cell of every observation the agent reached (an objective term with weight 0 that only records:
-  nothing in the trainer changes).
+- :class:`VisitRecorder`: a trainer hook (:mod:`agents.hooks`) that keeps the cell of every observation
+  the agent reached and every action it took (``agents.experiments.intrinsic.train_and_record`` trains
+  with one).
 - :func:`learned_empowerment_map`, :func:`exact_bound_map`: the learned estimate psi(s) of every free
   cell, and the variational bound of the learned source and decoder evaluated exactly with the true
   (deterministic) dynamics, for comparison with ``env.unwrapped.true_empowerment(n)``.
-- :func:`save_empowerment_comparison` (called after training with ``--objective empowerment``),
-  :func:`plot_empowerment_maps`, :func:`plot_coverage`: figures, written atomically.
+- :func:`save_empowerment_comparison` (written by :class:`EmpowermentMapHook` after training with
+  ``--objective empowerment``), :func:`plot_empowerment_maps`, :func:`plot_coverage`: figures, written
+  atomically.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
 
-from agents.objectives.base import Objective, register_objective
+from agents.config import Config
+from agents.hooks import TrainerHook
 from agents.rollout import Rollout
 from brainset_envs.core.files import atomic_write_bytes
 
@@ -68,11 +71,9 @@ def cell_decoder(env: gym.Env) -> Callable[[torch.Tensor], torch.Tensor]:
 # --- recording visits through the trainer ------------------------------------------------------------------
 
 
-class VisitRecorder(Objective):
-    """Records the decoded cell of every observation and every action of every rollout; no loss, no
-    reward."""
-
-    name = "visit_recorder"
+class VisitRecorder(TrainerHook):
+    """A trainer hook that records the decoded cell of every observation and every action of every
+    rollout (it reads the rollout buffer only: the run is the same with or without it)."""
 
     def __init__(self, decode: Callable[[torch.Tensor], torch.Tensor]):
         self.decode = decode
@@ -82,7 +83,7 @@ class VisitRecorder(Objective):
         self.actions: list[np.ndarray] = []
 
     @torch.no_grad()
-    def intrinsic_reward(self, rollout: Rollout) -> None:
+    def on_rollout(self, rollout: Rollout) -> None:
         if not isinstance(rollout.obs, torch.Tensor):
             raise TypeError("VisitRecorder needs array observations (an EmpowermentGrid observation), got a dict")
         cells = self.decode(rollout.obs).cpu().numpy()
@@ -91,10 +92,6 @@ class VisitRecorder(Objective):
         self.cells.append(cells[1:].copy())
         self.valid.append(rollout.valid.cpu().numpy() > 0)
         self.actions.append(rollout.actions.cpu().numpy().copy())  # the buffer is reused
-        return None
-
-    def loss(self, batch, outputs) -> tuple[torch.Tensor, dict]:
-        return outputs.value.new_zeros(()), {}
 
     def action_trajectories(self) -> np.ndarray:
         """(N, steps) actions of each env (the reset steps' actions, which the env ignored, included)."""
@@ -110,29 +107,6 @@ class VisitRecorder(Objective):
         for t in range(1, len(out)):  # reset steps: carry the previous cell
             out[t] = np.where(valid[t - 1], out[t], out[t - 1])
         return out.T
-
-
-_RECORDERS = itertools.count()
-
-
-def train_and_record(cfg, **train_kwargs) -> tuple[Any, VisitRecorder]:
-    """Train ``cfg`` (an EmpowermentGrid config with 'onehot' or 'coords' observations) with the ordinary
-    trainer; returns (TrainResult, the recorder: ``.trajectories()`` (num_envs, steps + 1) cells,
-    ``.action_trajectories()`` (num_envs, steps) actions)."""
-    from agents.trainer import train
-
-    env = gym.make(cfg.env.id, **cfg.env.kwargs)
-    recorder = VisitRecorder(cell_decoder(env))
-    env.close()
-    name = f"visit_recorder_{next(_RECORDERS)}"
-    register_objective(name, lambda: recorder)
-    spec = cfg.objective.spec
-    cfg.objective.spec = f"{spec}+0*{name}"
-    try:
-        res = train(cfg, **train_kwargs)
-    finally:
-        cfg.objective.spec = spec
-    return res, recorder
 
 
 # --- the empowerment estimate against the exact map --------------------------------------------------------
@@ -180,10 +154,10 @@ def exact_bound_map(objective, env: gym.Env) -> np.ndarray:
 
 def plot_empowerment_maps(learned: np.ndarray, exact: np.ndarray, title: str = "", n: int | None = None):
     """A figure: the learned map, the exact map (same colour scale) and their difference."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib takes ~0.3 s to load; only figure writers need it
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: as above, and after choosing the Agg backend
 
     lo, hi = np.nanmin([learned, exact]), np.nanmax([learned, exact])
     fig, axes = plt.subplots(1, 3, figsize=(12.5, 4.0))
@@ -209,7 +183,7 @@ def plot_empowerment_maps(learned: np.ndarray, exact: np.ndarray, title: str = "
 
 def save_figure(fig, path: str | Path) -> Path:
     """Save a matplotlib figure as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib takes ~0.3 s to load; only figure writers need it
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
@@ -220,7 +194,7 @@ def save_figure(fig, path: str | Path) -> Path:
 
 def empowerment_comparison(objective, env: gym.Env) -> dict:
     """Learned and exact maps and the agreement statistics (Spearman rho over cells, largest excess)."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # deferred: scipy.stats takes ~0.7 s to load, for this statistic only
 
     learned = learned_empowerment_map(objective, env)
     exact = cast(Any, env.unwrapped).true_empowerment(objective.n)  # EmpowermentGrid's ground truth
@@ -244,6 +218,20 @@ def save_empowerment_comparison(objective, env_id: str, env_kwargs: dict, out_di
     finally:
         env.close()
     return write_empowerment_comparison(c, env_id, out_dir, stem, table)
+
+
+class EmpowermentMapHook(TrainerHook):
+    """After training with the empowerment objective (which asks for this hook in ``trainer_hooks``):
+    :func:`save_empowerment_comparison` of the trained estimate into the run folder, i.e.
+    ``empowerment_map.png`` (learned | exact | difference) and ``empowerment_map.json``, on grid worlds
+    with exact empowerment; nothing for other envs or runs without a folder."""
+
+    def __init__(self, objective):
+        self.objective = objective  # an EmpowermentObjective (the trainer passes its own term)
+
+    def on_train_end(self, agent: nn.Module, cfg: Config, run_dir: Path | None) -> None:
+        if run_dir is not None:
+            save_empowerment_comparison(self.objective.attach(agent), cfg.env.id, cfg.env.kwargs, run_dir)
 
 
 def _finite_or_none(v: np.ndarray) -> list:
@@ -305,10 +293,10 @@ def coverage_curve(trajectory: np.ndarray, n_reachable: int) -> np.ndarray:
 def plot_coverage(curves: dict[str, np.ndarray], title: str = "", ax=None):
     """Coverage against steps: ``curves[label]`` is (walkers, steps + 1); mean and min-max band. Draws on
     ``ax`` when given, else on a new figure; returns the figure."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib takes ~0.3 s to load; only figure writers need it
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: as above, and after choosing the Agg backend
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0)) if ax is None else (ax.figure, ax)
     for label, c in curves.items():
