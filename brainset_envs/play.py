@@ -31,7 +31,7 @@ def default_keys(env: gym.Env) -> dict[str, Any]:
 
 def _pygame_keys() -> Iterator[str]:
     """Key names from the pygame window, blocking until each key press."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     while True:
         ev = pygame.event.wait()

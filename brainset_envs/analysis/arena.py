@@ -9,7 +9,7 @@ import numpy as np
 
 from brainset_envs.core.grid import N_MOVES, STAY
 from brainset_envs.core.params import check_choice, check_float, check_int
-from brainset_envs.core.vector import State
+from brainset_envs.core.task_core import State
 from brainset_envs.tasks.foraging_arena import ForagingArenaCore
 
 POLICIES = ("forager", "random")

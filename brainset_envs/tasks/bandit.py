@@ -9,7 +9,9 @@ from gymnasium import spaces
 
 from brainset_envs.core.params import check_budget, check_int
 from brainset_envs.core.rand import per_env
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 MAX_ARMS = 64
 
@@ -104,7 +106,7 @@ class BanditCore(TaskCore):
         return out
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf = canvas.surface
         w, h = surf.get_size()

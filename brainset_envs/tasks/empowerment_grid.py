@@ -12,7 +12,9 @@ from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actio
 from brainset_envs.core.layouts import get_layout
 from brainset_envs.core.params import check_budget, check_choice, check_float, check_float32, check_int
 from brainset_envs.core.rand import per_env, shared
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
 TV_MODES = (None, "action", "cell")
@@ -322,7 +324,7 @@ class EmpowermentGridCore(TaskCore):
         return None
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf, px, w = canvas.surface, self._px, self.grid.w
         surf.fill((20, 20, 24))

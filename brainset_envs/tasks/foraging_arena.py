@@ -20,7 +20,9 @@ from brainset_envs.core.params import (
     fit_float32,
 )
 from brainset_envs.core.rand import per_env
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 from brainset_envs.tasks.empowerment_grid import _cell_arg
 
 REWARDS = ("food", "homeostatic")
@@ -287,7 +289,7 @@ class ForagingArenaCore(TaskCore):
     # -- rendering -------------------------------------------------------------------------------
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf, px, w = canvas.surface, self._px, self.grid.w
         surf.fill((20, 20, 24))

@@ -8,7 +8,9 @@ import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.core.params import check_choice, check_int
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 LEFT, RIGHT = 0, 1
 SHAPES = ("disc", "square", "triangle", "diamond", "cross", "ring", "star", "stripes")
@@ -154,7 +156,7 @@ class HarlowCore(TaskCore):
         }
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf = canvas.surface
         w, h = surf.get_size()

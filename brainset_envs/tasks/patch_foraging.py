@@ -11,7 +11,9 @@ from gymnasium import spaces
 from brainset_envs.analysis.mvt import ForagingParams, resolve_depletion
 from brainset_envs.core.params import check_float, check_floats
 from brainset_envs.core.rand import shared
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 if TYPE_CHECKING:
     from brainset_envs.analysis.foraging import MVTOracle

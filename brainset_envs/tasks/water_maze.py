@@ -11,7 +11,9 @@ from gymnasium import spaces
 from brainset_envs.analysis.navigation import ideal_latency
 from brainset_envs.core.params import check_choice, check_float, check_float32, check_int
 from brainset_envs.core.rand import per_env
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 from brainset_envs.tasks.water_maze_view import (
     CUE_TEXTURE,
     PlaceCells,

@@ -130,7 +130,7 @@ _CX, _CY, _POOL_PX, _RING_IN, _RING_OUT = 160, 160, 128, 138, 154
 
 def _ring_surface(canvas: Any):
     """The room wall with its cues, drawn once per canvas (it never changes)."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     ring = canvas.__dict__.get("_maze_ring")
     if ring is None:
@@ -148,7 +148,7 @@ def _ring_surface(canvas: Any):
 
 def draw_maze(core: Any, canvas: Any, state: dict, i: int) -> None:
     """Pool, faint platform, swim path of the current trial, cues, rat, view strip and counters."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     surf = canvas.surface
     surf.fill((28, 30, 38))
