@@ -117,7 +117,7 @@ def _foraging(agent, cfg: Config) -> dict[str, float]:
 
 
 def _escape_latency(agent, cfg: Config) -> dict[str, float]:
-    from brainset_envs.analysis.navigation import ideal_latency
+    from brainset_envs.analysis.water_maze import ideal_latency
     from brainset_envs.tasks.water_maze import _START_XY
 
     envs = make_vec_env(cfg.env.id, 50, cfg.env.kwargs)
@@ -126,8 +126,8 @@ def _escape_latency(agent, cfg: Config) -> dict[str, float]:
         core = envs.unwrapped.core
     finally:
         envs.close()
-    ideal = ideal_latency(np.hypot(*(_START_XY * core.R - core.base_platform).T), core.rp, core.speed,
-                          core.momentum)
+    ideal = ideal_latency(np.hypot(*(_START_XY * core.pool_radius - core.base_platform).T), core.platform_radius,
+                          core.speed, core.momentum)
     return {"score": ev["eval/length"], "escape_fraction": ev["eval/return"] / core.reward_platform,
             "ideal_latency": float(np.mean(ideal))}
 

@@ -1,5 +1,8 @@
-"""Navigation ground truth and behaviour for the water maze: ideal latency, escape latency per trial and
-per day, path length, and time per quadrant in probe trials, computed from episode logs (``info`` dicts).
+"""WaterMaze ground truth and behaviour: ideal latency, escape latency per trial and per day, path length,
+and time per quadrant in probe trials, computed from episode logs (``info`` dicts).
+
+:func:`ideal_latency` is defined in :mod:`brainset_envs.tasks.water_maze` (the env reports it in ``info``)
+and re-exported here with the rest of the task's ground truth.
 
 Usable without the ``agents`` package: an SB3 user logs the infos of ``BrainSet/WaterMaze-v0`` and calls
 :func:`trials_from_infos`, then :func:`latency_per_day` or :func:`probe_quadrant_times`.
@@ -13,33 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from brainset_envs.tasks.water_maze import ideal_latency
+
 #: quadrant names in the order returned by :func:`quadrant_occupancy`
 QUADRANTS = ("target", "adjacent_ccw", "opposite", "adjacent_cw")
-
-
-def ideal_latency(
-    distance: np.ndarray | float, platform_radius: float, speed: float, momentum: float
-) -> np.ndarray:
-    """Fewest steps to reach the platform edge swimming straight at it from rest: the ground truth.
-
-    ``distance`` is from the start to the platform centre. With momentum ``m`` the speed after ``t`` steps
-    from rest is ``speed * (1 - m**t)``, so the distance covered in ``T`` steps is
-    ``speed * (T - m * (1 - m**T) / (1 - m))``. Returns int64 steps, shaped like ``distance`` (0 when
-    the start is on the platform).
-    """
-    shape = np.shape(distance)
-    d = np.maximum(np.asarray(distance, dtype=np.float64).reshape(-1) - platform_radius, 0.0)
-    steps = np.ceil(d / speed - 1e-12).astype(np.int64)  # momentum only slows the rat down: a lower bound
-    m = float(momentum)
-
-    def covered(t: np.ndarray) -> np.ndarray:
-        return speed * (t - m * (1.0 - m ** t) / (1.0 - m)) if m > 0 else speed * t
-
-    short = covered(steps) < d - 1e-9
-    while short.any():
-        steps[short] += 1
-        short = covered(steps) < d - 1e-9
-    return steps.reshape(shape)
 
 
 def path_length(positions: np.ndarray) -> float:
