@@ -363,7 +363,7 @@ class ForagingArenaEnv(TaskEnv):
     or [row, col]), `max_steps` (500), `pixels_per_cell` (6), `render_mode`.
 
     ## Ground truth
-    `brainset_envs.analysis.arena.reference_stats(**kwargs)`: reward rate, food rate and survival
+    `brainset_envs.analysis.foraging_arena.reference_stats(**kwargs)`: reward rate, food rate and survival
     time of the scripted forager ("walk along a shortest path to the nearest patch with a full bite of food
     when energy is below the setpoint, otherwise rest off the food") and of a random walk on the same
     configuration, so an agent can be scored as a fraction of the reference. With the defaults the
@@ -381,7 +381,7 @@ class ForagingArenaEnv(TaskEnv):
 
     def oracle_action(self) -> int:
         """The scripted reference forager's action now (ground truth for scoring and recording)."""
-        from brainset_envs.analysis.arena import forager_actions
+        from brainset_envs.analysis.foraging_arena import forager_actions
 
         return int(forager_actions(self.core, self.state)[0])
 
