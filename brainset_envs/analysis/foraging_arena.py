@@ -1,5 +1,8 @@
-"""Reference policies for ForagingArena: a scripted forager and a random walk, with their reward rate and
-survival time, so an agent can be scored against them on the same configuration."""
+"""ForagingArena ground truth: reference policies (the scripted forager and a random walk) with their reward
+rate and survival time, so an agent can be scored against them on the same configuration.
+
+The scripted forager's policy, :func:`forager_actions`, is defined in :mod:`brainset_envs.tasks.foraging_arena`
+(the env's ``oracle_action`` uses it) and re-exported here."""
 
 from __future__ import annotations
 
@@ -7,52 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from brainset_envs.core.grid import N_MOVES, STAY
+from brainset_envs.core.grid import N_MOVES
 from brainset_envs.core.params import check_choice, check_float, check_int
-from brainset_envs.core.task_core import State
-from brainset_envs.tasks.foraging_arena import ForagingArenaCore
+from brainset_envs.tasks.foraging_arena import ForagingArenaCore, forager_actions
 
 POLICIES = ("forager", "random")
 
-
-def forager_actions(core: ForagingArenaCore, state: State, threshold: float | None = None,
-                    min_food: float | None = None) -> np.ndarray:
-    """Actions of the scripted forager for every env of a batch.
-
-    Below ``threshold`` energy (default: the core's setpoint) walk along a shortest path to the nearest
-    patch with at least ``min_food`` (default: one bite) and stay on it to eat; if no patch has that
-    much, go to the fullest one and wait there. At or above the threshold rest: stay, or step off a
-    patch that still has food (eating is automatic, so resting on food would overeat). Deterministic.
-    """
-    grid = core.grid
-    thr = core.setpoint if threshold is None else threshold
-    cell, rows = state["cell"], state["rows"]
-    patch = state["patch"]
-    action = np.full(len(cell), STAY, np.intp)
-    if core.n_patches == 0:
-        return action
-    food_here = state["ext"][rows, cell] > 0
-    dist = grid.distances()[cell[:, None], patch].astype(float)
-    dist[dist < 0] = np.inf
-    amount = core.food(state)
-    need = core.bite if min_food is None else min_food / core.food_max
-    full = amount >= need * (1 - 1e-6)
-    d_food = np.where(full, dist, np.inf)
-    # nearest patch with a full bite; if none, the fullest patch (ties: the nearest)
-    fallback = np.where(np.isfinite(dist), -amount + 1e-3 * dist / (1.0 + dist.max()), np.inf)
-    has = np.isfinite(d_food).any(1)
-    pick = np.where(has, d_food.argmin(1), fallback.argmin(1))
-    target = patch[rows, pick]
-    go = grid.step_towards(cell, target)
-    # resting: off the food, to the first neighbour without food
-    nb = grid.next[cell, :4]
-    nb_free = (state["ext"][rows[:, None], nb] <= 0) & (nb != cell[:, None])
-    leave = np.where(nb_free.any(1), nb_free.argmax(1), STAY)
-    hungry = core.energy(state) < thr
-    action[hungry] = go[hungry]
-    sated_on_food = ~hungry & food_here
-    action[sated_on_food] = leave[sated_on_food]
-    return action
+__all__ = ["POLICIES", "forager_actions", "reference_stats"]
 
 
 def reference_stats(policy: str = "forager", episodes: int = 64, seed: int = 0,

@@ -87,15 +87,15 @@ class EmpowermentGridCore(TaskCore):
                              "noise > 0")
         self.noisy_tv = check_choice("noisy_tv", noisy_tv, TV_MODES)
         self.tv_dim = check_int("tv_dim", tv_dim, 1, 1024)
-        self.ppc = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
+        self.pixels_per_cell = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
         self.render_heatmap = check_choice("render_heatmap", render_heatmap, HEATMAPS)
         grid_size = f"layout/size ({lay.h}x{lay.w} grid)"
         if self.observation == "view":
             check_budget(f"{grid_size}, view_size={self.view_size}",
                          "the view table (cells x view_size^2 x channels)", lay.h * lay.w * self.view_size ** 2 * 7)
         elif self.observation == "pixels":
-            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
-                         lay.h * lay.w * self.ppc ** 2 * 3)
+            check_budget(f"{grid_size}, pixels_per_cell={self.pixels_per_cell}", "a pixel observation",
+                         lay.h * lay.w * self.pixels_per_cell ** 2 * 3)
         self.n_boxes = len(lay.boxes)
         self.goal = lay.goal if goal is None else _cell_arg("goal", goal, lay)
         self.tv_cell = None
@@ -194,7 +194,7 @@ class EmpowermentGridCore(TaskCore):
             self.observation_space = spaces.Box(0.0, 1.0, (k, k, len(names)), np.float32)
         else:
             marks = {} if self.goal is None else {self.goal: gd.GOAL}
-            self._table = gd.pixel_base(g, self.ppc, marks)
+            self._table = gd.pixel_base(g, self.pixels_per_cell, marks)
             self.observation_space = spaces.Box(0, 255, self._table.shape, np.uint8)
 
     def observe(self, state: State) -> np.ndarray:
@@ -230,8 +230,8 @@ class EmpowermentGridCore(TaskCore):
         img = np.repeat(table[None], len(cell), axis=0)
         if self.n_boxes:
             boxes = (np.flatnonzero(state["occ"]) % self.grid.n_cells).reshape(-1, self.n_boxes)
-            gd.paint_cells(img, boxes, self.grid.w, self.ppc, gd.BOX, max(1, self.ppc // 8))
-        gd.paint_cells(img, cell, self.grid.w, self.ppc, gd.AGENT, max(1, self.ppc // 4))
+            gd.paint_cells(img, boxes, self.grid.w, self.pixels_per_cell, gd.BOX, max(1, self.pixels_per_cell // 8))
+        gd.paint_cells(img, cell, self.grid.w, self.pixels_per_cell, gd.AGENT, max(1, self.pixels_per_cell // 4))
         return img
 
     # -- dynamics --------------------------------------------------------------------------------
