@@ -73,7 +73,7 @@ def _mean_return(agent, cfg: Config) -> dict[str, float]:
 def foraging_log(agent, env_id: str, num_envs: int = 64, blocks_per_env: int = 2, seed: int = 777,
                  kwargs: dict | None = None) -> tuple[dict[str, np.ndarray], Any]:
     """Greedy play of ``agent`` on fresh PatchForaging blocks: the log of
-    :func:`brainset_envs.analysis.foraging.foraging_stats` and the vector env's core (its conditions)."""
+    :func:`brainset_envs.analysis.patch_foraging.foraging_stats` and the vector env's core (its conditions)."""
     envs = make_vec_env(env_id, num_envs, kwargs)
     obs, info = envs.reset(seed=seed)
     state = agent.initial_state(num_envs, CPU)
@@ -101,8 +101,8 @@ def foraging_log(agent, env_id: str, num_envs: int = 64, blocks_per_env: int = 2
 
 
 def _foraging(agent, cfg: Config) -> dict[str, float]:
-    from brainset_envs.analysis.foraging import foraging_stats
-    from brainset_envs.analysis.mvt import mvt_optimum
+    from brainset_envs.analysis.patch_foraging import foraging_stats
+    from brainset_envs.tasks.patch_foraging_mvt import mvt_optimum
 
     num_envs, blocks_per_env = 64, 2
     log, core = foraging_log(agent, cfg.env.id, num_envs, blocks_per_env, kwargs=cfg.env.kwargs)

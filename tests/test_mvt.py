@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from brainset_envs.analysis.foraging import MVTOracle, simulate_oracle
-from brainset_envs.analysis.mvt import (
+from brainset_envs.analysis.patch_foraging import MVTOracle, simulate_oracle
+from brainset_envs.tasks.patch_foraging_mvt import (
     SHALLOW,
     STEEP,
     ForagingParams,

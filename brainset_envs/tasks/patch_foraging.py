@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from brainset_envs.analysis.mvt import ForagingParams, resolve_depletion
 from brainset_envs.core.params import check_float, check_floats
 from brainset_envs.core.rand import shared
 from brainset_envs.core.single import TaskEnv
 from brainset_envs.core.task_core import Rng, State, TaskCore
 from brainset_envs.core.vector import TaskVectorEnv
+from brainset_envs.tasks.patch_foraging_mvt import ForagingParams, resolve_depletion
 
 if TYPE_CHECKING:
-    from brainset_envs.analysis.foraging import MVTOracle
+    from brainset_envs.analysis.patch_foraging import MVTOracle
 
 HARVEST, LEAVE = 0, 1
 TRACE_BINS = 96  # time bins of the reward-rate trace kept for rendering
@@ -115,7 +115,7 @@ class PatchForagingCore(TaskCore):
         """The reward floor must leave leaving worth it (else no MVT optimum exists and rendering, the oracle
         and the analysis fail): reward_floor < rho* * harvest_time in every condition. A cheap lower bound of
         rho* settles the usual case; otherwise the exact optimum is computed (and kept for rendering)."""
-        from brainset_envs.analysis.mvt import rate_lower_bound
+        from brainset_envs.tasks.patch_foraging_mvt import rate_lower_bound
 
         for i, c in enumerate(self.conditions):
             if c.reward_floor < rate_lower_bound(c) * c.harvest_time:
@@ -266,7 +266,7 @@ class PatchForagingCore(TaskCore):
     def optimal_rate(self, cond: int) -> float:
         """rho* of condition ``cond`` (exact MVT solution, computed once)."""
         if cond not in self._rho_cache:
-            from brainset_envs.analysis.mvt import mvt_optimum
+            from brainset_envs.tasks.patch_foraging_mvt import mvt_optimum
 
             self._rho_cache[cond] = mvt_optimum(self.conditions[cond]).rate
         return self._rho_cache[cond]
@@ -321,10 +321,10 @@ class PatchForagingEnv(TaskEnv):
     (0.5), `block_time` (390 s), `arrival_harvest` (True), `block_cue` (False), `render_mode`.
 
     ## Ground truth
-    `brainset_envs.analysis.mvt`: `mvt_optimum(depletion=..., travel_time=...)` gives the optimal
+    `brainset_envs.tasks.patch_foraging_mvt`: `mvt_optimum(depletion=..., travel_time=...)` gives the optimal
     threshold T* (harvest again iff kappa_bar * s >= T*) and rate rho*, computed exactly (no
     simulation); `discounted_threshold(gamma, ...)` for an agent discounting by gamma per second.
-    `brainset_envs.analysis.foraging`: `MVTOracle` (the optimal forager, acting on `info`),
+    `brainset_envs.analysis.patch_foraging`: `MVTOracle` (the optimal forager, acting on `info`),
     `simulate_oracle`, `record_log` and `foraging_stats` (empirical leaving threshold, harvests per
     patch, reward rate and rate / rho* from any episode log). Exact values (tasks.md anchors, from a
     simulated threshold search on a 0.1 grid, in brackets):
@@ -356,7 +356,7 @@ class PatchForagingEnv(TaskEnv):
 
     def oracle_action(self) -> int:
         """The MVT-optimal action now: leave (1) iff the expected next reward is below T* (ground truth)."""
-        from brainset_envs.analysis.foraging import MVTOracle
+        from brainset_envs.analysis.patch_foraging import MVTOracle
 
         if self._oracle is None:
             self._oracle = MVTOracle.from_env(self)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from brainset_envs.analysis.mvt import ForagingParams, MVTOptimum, mvt_optimum
 from brainset_envs.core.params import check_int
+from brainset_envs.tasks.patch_foraging_mvt import ForagingParams, MVTOptimum, mvt_optimum
 
 HARVEST, LEAVE = 0, 1
 LOG_KEYS = ("action", "reward", "duration", "expected_reward", "harvests")
