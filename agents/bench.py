@@ -141,8 +141,8 @@ TRAINER_TARGETS: dict[str, list[tuple[str, float]]] = {
 def _time_to_target_plans(quick: bool) -> dict[str, dict[str, Any]]:
     """Per env: the learning-check target (an evaluation return), budgets and evaluation schedules.
     SB3 evaluates after each update (its default rollout is 2048 steps x 8 envs)."""
+    from brainset_envs.analysis.patch_foraging import mvt_optimum
     from brainset_envs.tasks.patch_foraging import PatchForagingCore
-    from brainset_envs.tasks.patch_foraging_mvt import mvt_optimum
 
     core = PatchForagingCore()
     rho = mvt_optimum(core.conditions[0]).rate

@@ -101,8 +101,7 @@ def foraging_log(agent, env_id: str, num_envs: int = 64, blocks_per_env: int = 2
 
 
 def _foraging(agent, cfg: Config) -> dict[str, float]:
-    from brainset_envs.analysis.patch_foraging import foraging_stats
-    from brainset_envs.tasks.patch_foraging_mvt import mvt_optimum
+    from brainset_envs.analysis.patch_foraging import foraging_stats, mvt_optimum
 
     num_envs, blocks_per_env = 64, 2
     log, core = foraging_log(agent, cfg.env.id, num_envs, blocks_per_env, kwargs=cfg.env.kwargs)

@@ -1,4 +1,11 @@
-"""Foraging behaviour against the MVT: the oracle forager, its simulation, and statistics of any log.
+"""PatchForaging ground truth and behaviour: the MVT optimum, the oracle forager, its simulation, and
+statistics of any log.
+
+The exact MVT solution (:func:`mvt_optimum`, :func:`discounted_threshold`, :func:`policy_stats`,
+:class:`ForagingParams`, ...) and the oracle forager (:class:`MVTOracle`) are defined in
+:mod:`brainset_envs.tasks.patch_foraging_mvt`, because the env itself needs them (it checks ``reward_floor``
+against rho*, draws rho* and exposes ``oracle_action``); they are re-exported here, the one place to import
+the task's ground truth from.
 
 A *log* is a dict of equally shaped arrays, one entry per step (any shape: (steps,) for one env,
 (steps, envs) for a vector env):
@@ -21,44 +28,35 @@ from typing import Any
 import numpy as np
 
 from brainset_envs.core.params import check_int
-from brainset_envs.tasks.patch_foraging_mvt import ForagingParams, MVTOptimum, mvt_optimum
+from brainset_envs.tasks.patch_foraging import PatchForagingVectorEnv
+from brainset_envs.tasks.patch_foraging_mvt import (
+    DEPLETION_PRESETS,
+    DX,
+    SHALLOW,
+    STEEP,
+    ForagingParams,
+    MVTOptimum,
+    MVTOracle,
+    arrival_reward,
+    discounted_threshold,
+    expected_harvest,
+    make_params,
+    mvt_optimum,
+    policy_stats,
+    rate_lower_bound,
+    resolve_depletion,
+    richness_for,
+)
 
 HARVEST, LEAVE = 0, 1
 LOG_KEYS = ("action", "reward", "duration", "expected_reward", "harvests")
 
-
-class MVTOracle:
-    """The optimal forager: harvest again iff the expected next reward ``kappa_bar * s`` (from ``info``)
-    is at least T* of the block's condition. Call it with an env's ``info`` (single or vector)."""
-
-    def __init__(self, conditions: ForagingParams | list[ForagingParams], thresholds: Any = None):
-        self.conditions = [conditions] if isinstance(conditions, ForagingParams) else list(conditions)
-        if thresholds is None:
-            thresholds = [mvt_optimum(c).threshold for c in self.conditions]
-        self.thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
-        if len(self.thresholds) != len(self.conditions):
-            raise ValueError(f"thresholds={thresholds!r}: need one per condition ({len(self.conditions)})")
-        self._kbar = np.array([c.kappa_mean for c in self.conditions])
-        self._tau = np.array([c.travel_time for c in self.conditions])
-
-    @classmethod
-    def from_env(cls, env: Any, thresholds: Any = None) -> MVTOracle:
-        """The oracle for a PatchForaging env or vector env (one threshold per condition it draws)."""
-        core = getattr(env, "unwrapped", env).core
-        return cls(core.conditions, thresholds)
-
-    def threshold(self, info: dict[str, Any]) -> Any:
-        """T* of each env's current condition."""
-        if len(self.thresholds) == 1:
-            return self.thresholds[0] if np.ndim(info["expected_reward"]) == 0 else \
-                np.full(np.shape(info["expected_reward"]), self.thresholds[0])
-        kbar, tau = np.asarray(info["depletion_mean"]), np.asarray(info["travel_time"])
-        dist = np.abs(kbar[..., None] - self._kbar) + np.abs(tau[..., None] - self._tau)
-        return self.thresholds[np.argmin(dist, axis=-1)]
-
-    def __call__(self, info: dict[str, Any]) -> Any:
-        leave = np.asarray(info["expected_reward"]) < self.threshold(info)
-        return int(leave) if leave.ndim == 0 else leave.astype(np.int64)
+__all__ = [
+    "DEPLETION_PRESETS", "DX", "HARVEST", "LEAVE", "LOG_KEYS", "SHALLOW", "STEEP", "ForagingParams", "MVTOptimum",
+    "MVTOracle", "arrival_reward", "discounted_threshold", "expected_harvest", "foraging_stats", "make_params",
+    "mvt_optimum", "policy_stats", "rate_lower_bound", "record_log", "resolve_depletion", "richness_for",
+    "simulate_oracle",
+]
 
 
 def foraging_stats(log: dict[str, Any], optimum: MVTOptimum | float | None = None) -> dict[str, float]:
@@ -127,8 +125,6 @@ def simulate_oracle(n_envs: int = 64, n_blocks: int = 8, seed: int = 0, threshol
     blocks per env; return :func:`foraging_stats` of the whole run (with ``rate_ratio`` against rho* of
     the first condition) and ``blocks``. With a single condition the rate approaches rho* up to the
     block's start and end effects (well under 1% for 390 s blocks)."""
-    from brainset_envs.tasks.patch_foraging import PatchForagingVectorEnv
-
     n_envs, n_blocks = check_int("n_envs", n_envs, 1), check_int("n_blocks", n_blocks, 1)
     envs = PatchForagingVectorEnv(num_envs=n_envs, **env_kwargs)
     oracle = MVTOracle.from_env(envs, thresholds)

@@ -1,4 +1,7 @@
-"""Marginal value theorem for PatchForaging: the optimal leaving threshold, exactly.
+"""Marginal value theorem for PatchForaging: the optimal leaving threshold, exactly, and the oracle forager.
+
+Part of the task (the env checks ``reward_floor`` against rho*, draws rho* and acts as the oracle with it);
+the behavioural analysis, which re-exports all of this, is :mod:`brainset_envs.analysis.patch_foraging`.
 
 The patch-leaving problem of :mod:`brainset_envs.tasks.patch_foraging` is a semi-Markov decision process
 whose only in-patch state is the richness ``s``. A harvest takes ``h`` seconds, yields
@@ -375,3 +378,40 @@ def discounted_threshold(gamma: float, params: ForagingParams | None = None, rew
             break
         value = new
     return float(kbar * s_c)
+
+
+# --- the oracle forager ---------------------------------------------------------------------------------
+
+
+class MVTOracle:
+    """The optimal forager: harvest again iff the expected next reward ``kappa_bar * s`` (from ``info``)
+    is at least T* of the block's condition. Call it with an env's ``info`` (single or vector)."""
+
+    def __init__(self, conditions: ForagingParams | list[ForagingParams], thresholds: Any = None):
+        self.conditions = [conditions] if isinstance(conditions, ForagingParams) else list(conditions)
+        if thresholds is None:
+            thresholds = [mvt_optimum(c).threshold for c in self.conditions]
+        self.thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+        if len(self.thresholds) != len(self.conditions):
+            raise ValueError(f"thresholds={thresholds!r}: need one per condition ({len(self.conditions)})")
+        self._kbar = np.array([c.kappa_mean for c in self.conditions])
+        self._tau = np.array([c.travel_time for c in self.conditions])
+
+    @classmethod
+    def from_env(cls, env: Any, thresholds: Any = None) -> MVTOracle:
+        """The oracle for a PatchForaging env or vector env (one threshold per condition it draws)."""
+        core = getattr(env, "unwrapped", env).core
+        return cls(core.conditions, thresholds)
+
+    def threshold(self, info: dict[str, Any]) -> Any:
+        """T* of each env's current condition."""
+        if len(self.thresholds) == 1:
+            return self.thresholds[0] if np.ndim(info["expected_reward"]) == 0 else \
+                np.full(np.shape(info["expected_reward"]), self.thresholds[0])
+        kbar, tau = np.asarray(info["depletion_mean"]), np.asarray(info["travel_time"])
+        dist = np.abs(kbar[..., None] - self._kbar) + np.abs(tau[..., None] - self._tau)
+        return self.thresholds[np.argmin(dist, axis=-1)]
+
+    def __call__(self, info: dict[str, Any]) -> Any:
+        leave = np.asarray(info["expected_reward"]) < self.threshold(info)
+        return int(leave) if leave.ndim == 0 else leave.astype(np.int64)
