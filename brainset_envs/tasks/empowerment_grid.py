@@ -15,6 +15,12 @@ from brainset_envs.core.rand import per_env, shared
 from brainset_envs.core.single import TaskEnv
 from brainset_envs.core.task_core import Rng, State, TaskCore
 from brainset_envs.core.vector import TaskVectorEnv
+from brainset_envs.tasks.empowerment_grid_exact import (
+    channel_capacity,
+    channel_matrix,
+    empowerment_map,
+    empowerment_of_states,
+)
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
 TV_MODES = (None, "action", "cell")
@@ -136,8 +142,6 @@ class EmpowermentGridCore(TaskCore):
     # -- ground truth ----------------------------------------------------------------------------
 
     def _init_empowerment(self) -> None:
-        from brainset_envs.analysis.empowerment import empowerment_of_states
-
         self._cell2sid = np.zeros(self.grid.n_cells, np.intp)
         self._cell2sid[self.layout.free_cells] = np.arange(len(self.layout.free_cells))
         if self.noise == 0.0:
@@ -150,8 +154,6 @@ class EmpowermentGridCore(TaskCore):
         self._emp_cell = None if self.n_boxes or self._emp_lazy else self._emp[self._cell2sid]
 
     def _fill_empowerment(self, sid: np.ndarray) -> None:
-        from brainset_envs.analysis.empowerment import channel_capacity, channel_matrix
-
         for s in np.unique(sid[np.isnan(self._emp[sid])]):
             rows = channel_matrix(self._space.next, self.empowerment_n, self.noise, int(s), self._space.agent)
             self._emp[s] = channel_capacity(rows, tol=1e-7)[0]
@@ -317,8 +319,6 @@ class EmpowermentGridCore(TaskCore):
             v[self.layout.blocked.ravel()] = np.nan
             return v.reshape(self.layout.h, self.layout.w)
         if self.render_heatmap == "empowerment":
-            from brainset_envs.analysis.empowerment import empowerment_map
-
             boxes = tuple((np.flatnonzero(state["occ"][i])).tolist()) if self.n_boxes else None
             return empowerment_map(self.grid, self.empowerment_n, 0.0, boxes=boxes)
         return None
@@ -435,8 +435,6 @@ class EmpowermentGridEnv(TaskEnv):
                          boxes: tuple[int, ...] | None = None) -> np.ndarray:
         """(h, w) map of exact n-step empowerment in bits (NaN on blocked and box cells); defaults: the
         env's `empowerment_n` and `noise`; boxes at their current cells (layouts with boxes)."""
-        from brainset_envs.analysis.empowerment import empowerment_map
-
         core = self.core
         if boxes is None and core.n_boxes:
             boxes = tuple(np.flatnonzero(self.state["occ"][0]).tolist()) if not self._needs_reset \
