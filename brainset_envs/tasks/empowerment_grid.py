@@ -9,7 +9,7 @@ from gymnasium import spaces
 
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actions
-from brainset_envs.core.layouts import get_layout
+from brainset_envs.core.layouts import cell_arg, get_layout
 from brainset_envs.core.params import check_budget, check_choice, check_float, check_float32, check_int
 from brainset_envs.core.rand import per_env, shared
 from brainset_envs.core.single import TaskEnv
@@ -26,18 +26,6 @@ OBSERVATIONS = ("onehot", "coords", "view", "pixels")
 TV_MODES = (None, "action", "cell")
 HEATMAPS = (None, "empowerment", "visits")
 WATCH_TV = 5  # the extra action with noisy_tv="action"
-
-
-def _cell_arg(name: str, value: Any, layout: Layout) -> int:
-    """A [row, col] argument as a free cell of the layout."""
-    ok = isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    if not ok or not (0 <= value[0] < layout.h and 0 <= value[1] < layout.w):
-        raise ValueError(f"{name}={value!r} must be [row, col] inside the {layout.h}x{layout.w} grid")
-    cell = layout.cell(*value)
-    if layout.blocked.ravel()[cell]:
-        raise ValueError(f"{name}={value!r} is a blocked cell; choose a free cell")
-    return cell
 
 
 class EmpowermentGridCore(TaskCore):
@@ -103,9 +91,9 @@ class EmpowermentGridCore(TaskCore):
             check_budget(f"{grid_size}, pixels_per_cell={self.pixels_per_cell}", "a pixel observation",
                          lay.h * lay.w * self.pixels_per_cell ** 2 * 3)
         self.n_boxes = len(lay.boxes)
-        self.goal = lay.goal if goal is None else _cell_arg("goal", goal, lay)
+        self.goal = lay.goal if goal is None else cell_arg("goal", goal, lay)
         self.tv_cell = None
-        given_tv = None if tv_cell is None else _cell_arg("tv_cell", tv_cell, lay)  # checked in every mode
+        given_tv = None if tv_cell is None else cell_arg("tv_cell", tv_cell, lay)  # checked in every mode
         if self.noisy_tv == "cell":
             self.tv_cell = lay.tv if given_tv is None else given_tv
             if self.tv_cell is None:
@@ -121,7 +109,7 @@ class EmpowermentGridCore(TaskCore):
         elif start is None or (isinstance(start, str) and start == "random"):
             self.start = None
         else:
-            self.start = _cell_arg("start", start, lay)
+            self.start = cell_arg("start", start, lay)
             if self.start in lay.boxes:
                 raise ValueError(f"start={start!r} is on a box")
         candidates = np.setdiff1d(lay.free_cells, list(lay.boxes) + ([self.goal] if self.goal is not None

@@ -9,7 +9,7 @@ from gymnasium import spaces
 
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled
-from brainset_envs.core.layouts import get_layout
+from brainset_envs.core.layouts import cell_arg, get_layout
 from brainset_envs.core.params import (
     F32_MAX,
     F32_TINY,
@@ -23,7 +23,6 @@ from brainset_envs.core.rand import per_env
 from brainset_envs.core.single import TaskEnv
 from brainset_envs.core.task_core import Rng, State, TaskCore
 from brainset_envs.core.vector import TaskVectorEnv
-from brainset_envs.tasks.empowerment_grid import _cell_arg
 
 REWARDS = ("food", "homeostatic")
 OBSERVATIONS = ("flat", "dict", "pixels")
@@ -102,7 +101,7 @@ class ForagingArenaCore(TaskCore):
                 raise ValueError(f"n_patches={k!r} does not fit the layout: layout/size give {len(free)} free "
                                  f"cell(s), one for the agent, so n_patches must be in [0, {max_k}]")
         self.n_patches = k
-        self.start = None if start is None else _cell_arg("start", start, lay)
+        self.start = None if start is None else cell_arg("start", start, lay)
         self._free = free
         self._nxt = self.grid.next
         self._nxt_rows = self.grid.next.tolist()  # python ints for the batch-of-one path
