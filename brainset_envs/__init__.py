@@ -10,10 +10,11 @@ import os
 
 from gymnasium.envs.registration import register, registry
 
+from brainset_envs.core.ids import NAMESPACE, env_ids
+
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 __version__ = "0.1.0"
-NAMESPACE = "BrainSet"
 
 
 def _register(name: str, module: str, env_class: str, kwargs: dict | None = None) -> None:
@@ -66,11 +67,6 @@ _ENVS: list[tuple[str, str, str, dict]] = [
 
 for _name, _module, _cls, _kwargs in _ENVS:
     _register(_name, _module, _cls, _kwargs)
-
-
-def env_ids() -> list[str]:
-    """Every registered ``BrainSet/`` id, sorted."""
-    return sorted(k for k in registry if k.startswith(NAMESPACE + "/"))
 
 
 __all__ = ["env_ids", "__version__", "NAMESPACE"]

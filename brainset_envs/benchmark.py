@@ -6,10 +6,12 @@ on a tiny budget. Rates are env steps per second with pre-sampled random actions
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -101,7 +103,7 @@ def reference_rates(seconds: float = 1.0, sync_envs: int = 1024) -> dict[str, di
     refs = {"CartPole-v1": {"single": single_env_rate("CartPole-v1", seconds),
                             f"sync_{sync_envs}": vector_env_rate("CartPole-v1", sync_envs, "sync", seconds)}}
     try:
-        import minigrid  # noqa: F401
+        import minigrid  # noqa: F401  # deferred: optional; only probed for its reference env
 
         refs["MiniGrid-Empty-8x8-v0"] = {"single": single_env_rate("MiniGrid-Empty-8x8-v0", seconds)}
     except ImportError:
@@ -141,9 +143,6 @@ def machine_info() -> dict[str, Any]:
 def merge_sections(path: str | os.PathLike, sections: dict[str, Any]) -> dict[str, Any]:
     """The benchmark JSON at ``path`` with ``sections`` replaced (others kept from the file, each with its
     own machine info and time) and the combined ``targets`` list rebuilt; written atomically."""
-    import json
-    from pathlib import Path
-
     data: dict[str, Any] = {}
     if Path(path).is_file():
         try:

@@ -1,5 +1,8 @@
-"""The demo behind ``make demo``: episodes of OrientationDiscrimination on video, and the ideal observer's
-psychometric curve as a plot, written under one output folder."""
+"""An environment-only demo (no agent, no training, no torch): episodes of OrientationDiscrimination on
+video with the oracle's answers, and the ideal observer's psychometric curve as a plot, written under one
+output folder. Run it with ``python -c "from brainset_envs.demo import run_demo; run_demo()"``.
+
+Not what ``make demo`` runs: that target runs ``scripts/demo.py``, which trains an agent (``agents.demo``)."""
 
 from __future__ import annotations
 
@@ -20,10 +23,10 @@ ENV_ID = "BrainSet/OrientationDiscrimination-v0"
 def plot_psychometric(offsets: np.ndarray, accuracy: np.ndarray, fit: Any, path: str | os.PathLike,
                       title: str) -> None:
     """Accuracy against offset (log axis) with the Weibull fit and its 75% threshold; saved atomically."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is optional and slow to import; only the plot needs it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: after choosing the Agg backend above
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ax.semilogx(offsets, accuracy, "o", color="k", ms=4, label="simulated")

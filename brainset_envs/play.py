@@ -10,11 +10,16 @@ psychometric curve.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from brainset_envs.analysis.psychophysics import fit_weibull, psychometric_table
+from brainset_envs.core.ids import env_id_error
 
 QUIT = "quit"
 
@@ -31,7 +36,7 @@ def default_keys(env: gym.Env) -> dict[str, Any]:
 
 def _pygame_keys() -> Iterator[str]:
     """Key names from the pygame window, blocking until each key press."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     while True:
         ev = pygame.event.wait()
@@ -44,9 +49,6 @@ def _pygame_keys() -> Iterator[str]:
 def display_problem(environ: dict | None = None, platform: str | None = None) -> str | None:
     """Why a window cannot open here (None when it can): SDL told to draw nowhere (SDL_VIDEODRIVER=dummy or
     offscreen), or on Linux neither DISPLAY nor WAYLAND_DISPLAY set."""
-    import os
-    import sys
-
     env = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
     driver = env.get("SDL_VIDEODRIVER", "")
@@ -100,8 +102,6 @@ def play(env_id: str, n_trials: int = 100, seed: int | None = None, keys: Iterab
 
 
 def _summary(offsets: np.ndarray, correct: np.ndarray, verbose: bool) -> dict[str, Any]:
-    from brainset_envs.analysis.psychophysics import fit_weibull, psychometric_table
-
     lv, k, n = psychometric_table(offsets, correct)
     out: dict[str, Any] = {"offsets": lv.tolist(), "n_correct": k.tolist(), "n_trials": n.tolist()}
     if verbose:
@@ -122,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=100, help="number of steps (trials) to play, >= 1")
     p.add_argument("--seed", type=int, default=None)
     args = p.parse_args(argv)
-    from brainset_envs.core.ids import env_id_error
-
     if (msg := env_id_error(args.env_id, "env_id")) is not None:
         p.error(msg)
     if args.trials < 1:

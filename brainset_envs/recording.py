@@ -6,6 +6,7 @@ A policy is a callable ``policy(obs, info) -> action``; :func:`make_policy` buil
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from brainset_envs.core.files import atomic_path
+from brainset_envs.core.ids import env_id_error
 
 Policy = Callable[[Any, dict], Any]
 POLICIES = ("random", "oracle")
@@ -67,7 +69,7 @@ def record_episodes(env: gym.Env, path: str | os.PathLike, n_episodes: int = 3, 
     ``reset()`` method (e.g. a recurrent agent) is reset at the start of every episode. Returns a summary
     (episodes, returns, frames, path). Bad arguments raise ValueError before anything is written.
     """
-    import imageio.v2 as imageio
+    import imageio.v2 as imageio  # deferred: optional and slow to import; only writing a video needs it
 
     path = Path(path)
     check_record_args(path, n_episodes, fps, hold_frames, max_frames, max_steps_per_episode)
@@ -171,14 +173,8 @@ def render_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """``scripts/render.py`` without ``--checkpoint``: every argument is checked (exit status 2 with a
     one-line message) before the env is stepped or the output written."""
-    import json
-
-    import brainset_envs  # noqa: F401  (registers the BrainSet ids)
-
     p = render_parser()
     args = p.parse_args(argv)
-    from brainset_envs.core.ids import env_id_error
-
     if (msg := env_id_error(args.env)) is not None:
         p.error(msg)
     try:

@@ -27,7 +27,7 @@ from agents.classic.actor_critic import (
     save_json,
     train,
 )
-from brainset_envs.analysis.navigation import QUADRANTS
+from brainset_envs.analysis.water_maze import QUADRANTS
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -218,7 +218,7 @@ def _env_info(info, i):
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_native_vector_env_matches_single_envs_exactly(env_id):
-    """The promise of ``brainset_envs.core.vector``: env ``i`` of a native vector env reset with ``seed``
+    """The promise of ``brainset_envs.core.task_core``: env ``i`` of a native vector env reset with ``seed``
     is a single env reset with ``seed + i`` and given the same actions: identical observations, rewards,
     flags and info, through several episode ends (the vector env's autoresets; the single env's resets)
     and an unseeded reset of both. Cores with a shared random stream (``shared_stream``, documented in

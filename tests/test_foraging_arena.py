@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from brainset_envs.analysis.arena import forager_actions, reference_stats
+from brainset_envs.analysis.foraging_arena import forager_actions, reference_stats
 from brainset_envs.core.grid import STAY, E, W
 from brainset_envs.tasks.foraging_arena import ForagingArenaCore
 

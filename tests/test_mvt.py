@@ -3,16 +3,17 @@
 import numpy as np
 import pytest
 
-from brainset_envs.analysis.foraging import MVTOracle, simulate_oracle
-from brainset_envs.analysis.mvt import (
+from brainset_envs.analysis.patch_foraging import (
     SHALLOW,
     STEEP,
     ForagingParams,
+    MVTOracle,
     discounted_threshold,
     expected_harvest,
     mvt_optimum,
     policy_stats,
     richness_for,
+    simulate_oracle,
 )
 
 # tasks.md section 2: (depletion, travel, T*, rho*, harvests per patch at that T)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from brainset_envs.analysis.navigation import (
+from brainset_envs.analysis.water_maze import (
     QUADRANTS,
     ideal_latency,
     latency_per_day,

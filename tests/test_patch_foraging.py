@@ -7,8 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from brainset_envs.analysis.foraging import MVTOracle, foraging_stats, record_log
-from brainset_envs.analysis.mvt import mvt_optimum
+from brainset_envs.analysis.patch_foraging import MVTOracle, foraging_stats, mvt_optimum, record_log
 from brainset_envs.tasks.patch_foraging import HARVEST, LEAVE, PatchForagingVectorEnv
 
 ID = "BrainSet/PatchForaging-v0"

@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 import brainset_envs  # noqa: F401  (registers the ids)
-from brainset_envs.analysis.navigation import latency_table, quadrant_occupancy
+from brainset_envs.analysis.water_maze import latency_table, quadrant_occupancy
 
 
 class PlaceCellActorCritic:
@@ -169,7 +169,7 @@ def probe_occupancy(result: FMDResult, day: int, start: str = "S", seed: int = 0
                     weights_day: int | None = None) -> np.ndarray:
     """Time per quadrant (n_rats, 4) in a probe trial on ``day`` (platform removed), weights frozen.
 
-    Columns follow :data:`brainset_envs.analysis.navigation.QUADRANTS` (target first), with the target
+    Columns follow :data:`brainset_envs.analysis.water_maze.QUADRANTS` (target first), with the target
     the platform's quadrant on ``day``.
     """
     n = result.config.n_rats

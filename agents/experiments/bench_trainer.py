@@ -13,7 +13,7 @@ import torch
 import brainset_envs  # noqa: F401  (registers the BrainSet ids)
 from agents.config import parse_override, resolve_config
 from agents.trainer import evaluate, make_vec_env, train
-from brainset_envs.analysis.mvt import mvt_optimum
+from brainset_envs.analysis.patch_foraging import mvt_optimum
 from brainset_envs.benchmark import evaluate_targets, machine_info
 from brainset_envs.tasks.patch_foraging import PatchForagingCore
 

@@ -30,9 +30,8 @@ from agents.build import build_components
 from agents.config import Config, parse_override, resolve_config
 from agents.rollout import obs_to_tensor
 from agents.trainer import evaluate, make_vec_env, seed_everything, set_threads, to_env_actions, train
-from brainset_envs.analysis.foraging import foraging_stats
-from brainset_envs.analysis.mvt import mvt_optimum
-from brainset_envs.analysis.navigation import ideal_latency
+from brainset_envs.analysis.patch_foraging import foraging_stats, mvt_optimum
+from brainset_envs.analysis.water_maze import ideal_latency
 from brainset_envs.benchmark import machine_info
 from brainset_envs.tasks.water_maze import _START_XY
 
@@ -78,7 +77,7 @@ def _mean_return(agent, cfg: Config) -> dict[str, float]:
 def foraging_log(agent, env_id: str, num_envs: int = 64, blocks_per_env: int = 2, seed: int = 777,
                  kwargs: dict | None = None) -> tuple[dict[str, np.ndarray], Any]:
     """Greedy play of ``agent`` on fresh PatchForaging blocks: the log of
-    :func:`brainset_envs.analysis.foraging.foraging_stats` and the vector env's core (its conditions)."""
+    :func:`brainset_envs.analysis.patch_foraging.foraging_stats` and the vector env's core (its conditions)."""
     envs = make_vec_env(env_id, num_envs, kwargs)
     obs, info = envs.reset(seed=seed)
     state = agent.initial_state(num_envs, CPU)
@@ -127,8 +126,8 @@ def _escape_latency(agent, cfg: Config) -> dict[str, float]:
         core = envs.unwrapped.core
     finally:
         envs.close()
-    ideal = ideal_latency(np.hypot(*(_START_XY * core.R - core.base_platform).T), core.rp, core.speed,
-                          core.momentum)
+    ideal = ideal_latency(np.hypot(*(_START_XY * core.pool_radius - core.base_platform).T), core.platform_radius,
+                          core.speed, core.momentum)
     return {"score": ev["eval/length"], "escape_fraction": ev["eval/return"] / core.reward_platform,
             "ideal_latency": float(np.mean(ideal))}
 

@@ -16,6 +16,7 @@ Counts ``state`` are an integer array ``(k, 2)``: successes and failures per arm
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -223,8 +224,6 @@ def enumerate_policies_value(arms: int, horizon: int, correlated: bool = False) 
     """The same maximum found by listing every deterministic policy explicitly (a map from each history to
     an arm) and evaluating each one by summing over all outcome histories; exponential: horizon <= 2."""
     _check(arms, horizon, correlated, 2)
-    import itertools
-
     # histories: tuples of (arm, outcome) pairs; a policy assigns an arm to every history of length < horizon
     histories: list[tuple] = [()]
     frontier: list[tuple] = [()]

@@ -18,7 +18,7 @@ def plot_empowerment_map(layout: str | Layout | Grid = "klyubin", n: int = 5, no
 
     Blocked cells are grey, thin walls black lines, values written in the cells when ``annotate``.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is optional and slow to import; only plots need it
 
     grid = _grid(layout)
     lay = grid.layout
@@ -54,10 +54,10 @@ def plot_empowerment_map(layout: str | Layout | Grid = "klyubin", n: int = 5, no
 def save_empowerment_png(path: str, layout: str | Layout | Grid = "klyubin", n: int = 5,
                          noise: float = 0.0, dpi: int = 150) -> str:
     """Save :func:`plot_empowerment_map` as a PNG at ``path`` (written atomically); returns the path."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is optional and slow to import; only plots need it
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: after choosing the Agg backend above
 
     ax = plot_empowerment_map(layout, n, noise)
     folder = os.path.dirname(os.path.abspath(path))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -21,7 +21,7 @@ class Canvas:
     """A pygame surface of ``size`` (width, height) and, in ``human`` mode, a window showing it."""
 
     def __init__(self, size: tuple[int, int], render_mode: str, fps: int = 10, title: str = "BrainSet"):
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         self._pg = pygame
         self.size = (int(size[0]), int(size[1]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -46,9 +47,7 @@ def save_result_and_figure(result: Any, fig: Any, out_dir: str | os.PathLike, st
     """Write ``<stem>.json`` (``result``) and ``<stem>.png`` (a matplotlib figure, closed afterwards) into
     ``out_dir``, and the PNG also to ``extra_png`` when given (e.g. a README asset); all atomically.
     Returns the written paths, JSON first."""
-    import io
-
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is optional and slow to import; only figures need it
 
     out_dir = Path(out_dir)
     write_json(result, out_dir / f"{stem}.json")

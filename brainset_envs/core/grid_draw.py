@@ -47,7 +47,7 @@ def heat_colours(values: np.ndarray) -> np.ndarray:
 def draw_grid(surf: Any, grid: Grid, px: int, heat: np.ndarray | None = None,
               origin: tuple[int, int] = (0, 0)) -> None:
     """Cells (or a heat map over free cells), blocked cells, grid lines and thin walls."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     lay = grid.layout
     ox, oy = origin
@@ -74,14 +74,14 @@ def draw_grid(surf: Any, grid: Grid, px: int, heat: np.ndarray | None = None,
 
 
 def cell_rect(cell: int, w: int, px: int, inset: int = 0, origin: tuple[int, int] = (0, 0)) -> Any:
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     r, c = divmod(int(cell), w)
     return pygame.Rect(origin[0] + c * px + inset, origin[1] + r * px + inset, px - 2 * inset, px - 2 * inset)
 
 
 def draw_agent(surf: Any, cell: int, w: int, px: int, origin: tuple[int, int] = (0, 0)) -> None:
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     rect = cell_rect(cell, w, px, 0, origin)
     pygame.draw.circle(surf, AGENT, rect.center, max(3, int(px * 0.33)))
@@ -89,7 +89,7 @@ def draw_agent(surf: Any, cell: int, w: int, px: int, origin: tuple[int, int] = 
 
 
 def draw_box(surf: Any, cell: int, w: int, px: int, origin: tuple[int, int] = (0, 0)) -> None:
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     rect = cell_rect(cell, w, px, max(2, px // 8), origin)
     surf.fill(BOX, rect)

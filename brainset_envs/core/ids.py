@@ -1,18 +1,27 @@
-"""Checking env ids against gymnasium's registry, with messages that say what is allowed (for the
-command-line front ends and the agents' config)."""
+"""The BrainSet ids in gymnasium's registry, and checking env ids against it with messages that say what
+is allowed (for the command-line front ends and the agents' config).
+
+Importing this module imports the ``brainset_envs`` package first (as for any of its submodules), whose
+``__init__`` registers every ``BrainSet/<Name>-v0`` id: the registry is complete whenever these functions run.
+"""
 
 from __future__ import annotations
 
 import difflib
 
+import gymnasium as gym
+
+NAMESPACE = "BrainSet"
+
+
+def env_ids() -> list[str]:
+    """Every registered ``BrainSet/`` id, sorted."""
+    return sorted(k for k in gym.registry if k.startswith(NAMESPACE + "/"))
+
 
 def env_id_problem(env_id: str) -> str | None:
     """None when gymnasium knows ``env_id`` (``module:Name-vN`` imports the module first), else why not
     (with the closest registered ids, if any)."""
-    import gymnasium as gym
-
-    import brainset_envs  # noqa: F401  (registers the BrainSet ids)
-
     try:
         gym.spec(env_id)
     except (gym.error.Error, ImportError, ValueError):
@@ -23,9 +32,7 @@ def env_id_problem(env_id: str) -> str | None:
 
 def env_ids_allowed() -> str:
     """What an env id may be, in words."""
-    import brainset_envs
-
-    return ("a registered gymnasium id: one of " + ", ".join(brainset_envs.env_ids())
+    return ("a registered gymnasium id: one of " + ", ".join(env_ids())
             + ", or another registered id such as CartPole-v1")
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Any
+
+import numpy as np
 
 from brainset_envs.core.grid import Layout, open_room, parse_layout, parse_wall_list
 
@@ -91,3 +94,15 @@ def get_layout(layout: str | Layout, size: int | tuple[int, int] | list[int] | N
         raise ValueError(f"layout={layout!r} is not allowed; choose one of {sorted(LAYOUT_NAMES)} "
                          f"or pass layout text (rows separated by newlines)")
     return makers[layout]()
+
+
+def cell_arg(name: str, value: Any, layout: Layout) -> int:
+    """A [row, col] argument as a free cell of the layout."""
+    ok = isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 and len(value) == 2 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+    if not ok or not (0 <= value[0] < layout.h and 0 <= value[1] < layout.w):
+        raise ValueError(f"{name}={value!r} must be [row, col] inside the {layout.h}x{layout.w} grid")
+    cell = layout.cell(*value)
+    if layout.blocked.ravel()[cell]:
+        raise ValueError(f"{name}={value!r} is a blocked cell; choose a free cell")
+    return cell

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from brainset_envs.core.vector import Rng
+from brainset_envs.core.task_core import Rng
 
 _TWO_PI = np.float32(2.0 * np.pi)
 
@@ -48,7 +47,7 @@ _NO_DRAW = np.random.Generator(np.random.PCG64(0))  # for draws of size 0, which
 def per_env(rng, rows, many, one=None) -> np.ndarray:
     """Random values for the envs ``rows`` (indices into the batch, in order): one row per env.
 
-    ``rng`` is what a core's ``reset``/``step`` receives (:data:`brainset_envs.core.vector.Rng`). With a
+    ``rng`` is what a core's ``reset``/``step`` receives (:data:`brainset_envs.core.task_core.Rng`). With a
     shared stream (a ``Generator``) this is one batched call ``many(rng, len(rows))``. With per-env
     streams (a sequence of Generators, one per env of the batch) it is ``one(rng[i])`` for each env ``i``
     of ``rows``, stacked: env ``i`` draws exactly what a single env (a batch of one) draws at the same

@@ -9,7 +9,9 @@ from gymnasium import spaces
 
 from brainset_envs.core.params import check_budget, check_int
 from brainset_envs.core.rand import per_env
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 MAX_ARMS = 64
 
@@ -32,31 +34,31 @@ class BanditCore(TaskCore):
     render_fps: ClassVar[int] = 6
 
     def __init__(self, arms: int = 2, horizon: int = 100, correlated: bool = False):
-        self.k = check_int("arms", arms, 2, MAX_ARMS)
+        self.arms = check_int("arms", arms, 2, MAX_ARMS)
         self.horizon = check_int("horizon", horizon, 1, 1_000_000)
         self.correlated = _check_bool("correlated", correlated)
         check_budget(f"horizon={horizon!r}, arms={arms!r}", "the outcome table of one episode",
-                     float(self.horizon) * self.k)
-        if self.correlated and self.k != 2:
+                     float(self.horizon) * self.arms)
+        if self.correlated and self.arms != 2:
             raise ValueError(f"correlated=True needs arms=2 (p and 1 - p, Wang et al.); got arms={arms!r}")
-        self.info_keys = (*(f"p{a}" for a in range(self.k)), "best_arm", "pulls", "expected_regret")
+        self.info_keys = (*(f"p{a}" for a in range(self.arms)), "best_arm", "pulls", "expected_regret")
         # observation: one-hot previous arm (k), previous reward, pulls / horizon
-        self.obs_dim = self.k + 2
+        self.obs_dim = self.arms + 2
         self.observation_space = spaces.Box(0.0, 1.0, (self.obs_dim,), np.float32)
-        self.action_space = spaces.Discrete(self.k)
+        self.action_space = spaces.Discrete(self.arms)
         self.render_size = (480, 300)
 
     def new_state(self, n: int) -> State:
         return {
-            "p": np.zeros((n, self.k)), "win": np.zeros((n, self.horizon, self.k), bool),
+            "p": np.zeros((n, self.arms)), "win": np.zeros((n, self.horizon, self.arms), bool),
             "t": np.zeros(n, np.int64), "last_action": np.full(n, -1, np.int64),
-            "last_reward": np.zeros(n), "succ": np.zeros((n, self.k), np.int64),
-            "fail": np.zeros((n, self.k), np.int64), "regret": np.zeros(n), "rows": np.arange(n),
+            "last_reward": np.zeros(n), "succ": np.zeros((n, self.arms), np.int64),
+            "fail": np.zeros((n, self.arms), np.int64), "regret": np.zeros(n), "rows": np.arange(n),
         }
 
     def _draw(self, g: np.random.Generator, m: int) -> np.ndarray:
         """One call per env: (m, k + horizon*k) uniforms (probabilities, then the outcome table)."""
-        return g.random((m, (1 if self.correlated else self.k) + self.horizon * self.k))
+        return g.random((m, (1 if self.correlated else self.arms) + self.horizon * self.arms))
 
     def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
         rows = state["rows"] if mask is None else state["rows"][mask]
@@ -65,9 +67,9 @@ class BanditCore(TaskCore):
             p = np.concatenate([u[:, :1], 1.0 - u[:, :1]], axis=1)
             table = u[:, 1:]
         else:
-            p, table = u[:, : self.k], u[:, self.k:]
+            p, table = u[:, : self.arms], u[:, self.arms:]
         state["p"][rows] = p
-        state["win"][rows] = table.reshape(len(rows), self.horizon, self.k) < p[:, None, :]
+        state["win"][rows] = table.reshape(len(rows), self.horizon, self.arms) < p[:, None, :]
         state["t"][rows] = 0
         state["last_action"][rows] = -1
         for key in ("last_reward", "succ", "fail", "regret"):
@@ -93,27 +95,27 @@ class BanditCore(TaskCore):
         la = state["last_action"]
         pulled = la >= 0
         obs[np.flatnonzero(pulled), la[pulled]] = 1.0
-        obs[:, self.k] = state["last_reward"]
-        obs[:, self.k + 1] = state["t"] / self.horizon
+        obs[:, self.arms] = state["last_reward"]
+        obs[:, self.arms + 1] = state["t"] / self.horizon
         return obs
 
     def info(self, state: State) -> dict[str, np.ndarray]:
         p = state["p"]
-        out = {f"p{a}": p[:, a] for a in range(self.k)}
+        out = {f"p{a}": p[:, a] for a in range(self.arms)}
         out.update(best_arm=p.argmax(axis=1), pulls=state["t"], expected_regret=state["regret"])
         return out
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf = canvas.surface
         w, h = surf.get_size()
         surf.fill((24, 26, 32))
-        col = w / self.k
+        col = w / self.arms
         top, bottom = 48, h - 56
         la, won = int(state["last_action"][i]), bool(state["last_reward"][i])
         best = int(state["p"][i].argmax())
-        for a in range(self.k):
+        for a in range(self.arms):
             x0 = int(a * col + col * 0.15)
             bw = max(2, int(col * 0.7))
             frame = pygame.Rect(x0, top, bw, bottom - top)

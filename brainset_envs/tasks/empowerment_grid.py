@@ -9,27 +9,23 @@ from gymnasium import spaces
 
 from brainset_envs.core import grid_draw as gd
 from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled, noisy_actions
-from brainset_envs.core.layouts import get_layout
+from brainset_envs.core.layouts import cell_arg, get_layout
 from brainset_envs.core.params import check_budget, check_choice, check_float, check_float32, check_int
 from brainset_envs.core.rand import per_env, shared
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
+from brainset_envs.tasks.empowerment_grid_exact import (
+    channel_capacity,
+    channel_matrix,
+    empowerment_map,
+    empowerment_of_states,
+)
 
 OBSERVATIONS = ("onehot", "coords", "view", "pixels")
 TV_MODES = (None, "action", "cell")
 HEATMAPS = (None, "empowerment", "visits")
 WATCH_TV = 5  # the extra action with noisy_tv="action"
-
-
-def _cell_arg(name: str, value: Any, layout: Layout) -> int:
-    """A [row, col] argument as a free cell of the layout."""
-    ok = isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    if not ok or not (0 <= value[0] < layout.h and 0 <= value[1] < layout.w):
-        raise ValueError(f"{name}={value!r} must be [row, col] inside the {layout.h}x{layout.w} grid")
-    cell = layout.cell(*value)
-    if layout.blocked.ravel()[cell]:
-        raise ValueError(f"{name}={value!r} is a blocked cell; choose a free cell")
-    return cell
 
 
 class EmpowermentGridCore(TaskCore):
@@ -85,19 +81,19 @@ class EmpowermentGridCore(TaskCore):
                              "noise > 0")
         self.noisy_tv = check_choice("noisy_tv", noisy_tv, TV_MODES)
         self.tv_dim = check_int("tv_dim", tv_dim, 1, 1024)
-        self.ppc = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
+        self.pixels_per_cell = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
         self.render_heatmap = check_choice("render_heatmap", render_heatmap, HEATMAPS)
         grid_size = f"layout/size ({lay.h}x{lay.w} grid)"
         if self.observation == "view":
             check_budget(f"{grid_size}, view_size={self.view_size}",
                          "the view table (cells x view_size^2 x channels)", lay.h * lay.w * self.view_size ** 2 * 7)
         elif self.observation == "pixels":
-            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
-                         lay.h * lay.w * self.ppc ** 2 * 3)
+            check_budget(f"{grid_size}, pixels_per_cell={self.pixels_per_cell}", "a pixel observation",
+                         lay.h * lay.w * self.pixels_per_cell ** 2 * 3)
         self.n_boxes = len(lay.boxes)
-        self.goal = lay.goal if goal is None else _cell_arg("goal", goal, lay)
+        self.goal = lay.goal if goal is None else cell_arg("goal", goal, lay)
         self.tv_cell = None
-        given_tv = None if tv_cell is None else _cell_arg("tv_cell", tv_cell, lay)  # checked in every mode
+        given_tv = None if tv_cell is None else cell_arg("tv_cell", tv_cell, lay)  # checked in every mode
         if self.noisy_tv == "cell":
             self.tv_cell = lay.tv if given_tv is None else given_tv
             if self.tv_cell is None:
@@ -113,7 +109,7 @@ class EmpowermentGridCore(TaskCore):
         elif start is None or (isinstance(start, str) and start == "random"):
             self.start = None
         else:
-            self.start = _cell_arg("start", start, lay)
+            self.start = cell_arg("start", start, lay)
             if self.start in lay.boxes:
                 raise ValueError(f"start={start!r} is on a box")
         candidates = np.setdiff1d(lay.free_cells, list(lay.boxes) + ([self.goal] if self.goal is not None
@@ -134,8 +130,6 @@ class EmpowermentGridCore(TaskCore):
     # -- ground truth ----------------------------------------------------------------------------
 
     def _init_empowerment(self) -> None:
-        from brainset_envs.analysis.empowerment import empowerment_of_states
-
         self._cell2sid = np.zeros(self.grid.n_cells, np.intp)
         self._cell2sid[self.layout.free_cells] = np.arange(len(self.layout.free_cells))
         if self.noise == 0.0:
@@ -148,8 +142,6 @@ class EmpowermentGridCore(TaskCore):
         self._emp_cell = None if self.n_boxes or self._emp_lazy else self._emp[self._cell2sid]
 
     def _fill_empowerment(self, sid: np.ndarray) -> None:
-        from brainset_envs.analysis.empowerment import channel_capacity, channel_matrix
-
         for s in np.unique(sid[np.isnan(self._emp[sid])]):
             rows = channel_matrix(self._space.next, self.empowerment_n, self.noise, int(s), self._space.agent)
             self._emp[s] = channel_capacity(rows, tol=1e-7)[0]
@@ -192,7 +184,7 @@ class EmpowermentGridCore(TaskCore):
             self.observation_space = spaces.Box(0.0, 1.0, (k, k, len(names)), np.float32)
         else:
             marks = {} if self.goal is None else {self.goal: gd.GOAL}
-            self._table = gd.pixel_base(g, self.ppc, marks)
+            self._table = gd.pixel_base(g, self.pixels_per_cell, marks)
             self.observation_space = spaces.Box(0, 255, self._table.shape, np.uint8)
 
     def observe(self, state: State) -> np.ndarray:
@@ -228,8 +220,8 @@ class EmpowermentGridCore(TaskCore):
         img = np.repeat(table[None], len(cell), axis=0)
         if self.n_boxes:
             boxes = (np.flatnonzero(state["occ"]) % self.grid.n_cells).reshape(-1, self.n_boxes)
-            gd.paint_cells(img, boxes, self.grid.w, self.ppc, gd.BOX, max(1, self.ppc // 8))
-        gd.paint_cells(img, cell, self.grid.w, self.ppc, gd.AGENT, max(1, self.ppc // 4))
+            gd.paint_cells(img, boxes, self.grid.w, self.pixels_per_cell, gd.BOX, max(1, self.pixels_per_cell // 8))
+        gd.paint_cells(img, cell, self.grid.w, self.pixels_per_cell, gd.AGENT, max(1, self.pixels_per_cell // 4))
         return img
 
     # -- dynamics --------------------------------------------------------------------------------
@@ -315,14 +307,12 @@ class EmpowermentGridCore(TaskCore):
             v[self.layout.blocked.ravel()] = np.nan
             return v.reshape(self.layout.h, self.layout.w)
         if self.render_heatmap == "empowerment":
-            from brainset_envs.analysis.empowerment import empowerment_map
-
             boxes = tuple((np.flatnonzero(state["occ"][i])).tolist()) if self.n_boxes else None
             return empowerment_map(self.grid, self.empowerment_n, 0.0, boxes=boxes)
         return None
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf, px, w = canvas.surface, self._px, self.grid.w
         surf.fill((20, 20, 24))
@@ -433,8 +423,6 @@ class EmpowermentGridEnv(TaskEnv):
                          boxes: tuple[int, ...] | None = None) -> np.ndarray:
         """(h, w) map of exact n-step empowerment in bits (NaN on blocked and box cells); defaults: the
         env's `empowerment_n` and `noise`; boxes at their current cells (layouts with boxes)."""
-        from brainset_envs.analysis.empowerment import empowerment_map
-
         core = self.core
         if boxes is None and core.n_boxes:
             boxes = tuple(np.flatnonzero(self.state["occ"][0]).tolist()) if not self._needs_reset \

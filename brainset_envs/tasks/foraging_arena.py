@@ -8,8 +8,8 @@ import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.core import grid_draw as gd
-from brainset_envs.core.grid import N_MOVES, Layout, compiled
-from brainset_envs.core.layouts import get_layout
+from brainset_envs.core.grid import N_MOVES, STAY, Layout, compiled
+from brainset_envs.core.layouts import cell_arg, get_layout
 from brainset_envs.core.params import (
     F32_MAX,
     F32_TINY,
@@ -20,8 +20,9 @@ from brainset_envs.core.params import (
     fit_float32,
 )
 from brainset_envs.core.rand import per_env
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
-from brainset_envs.tasks.empowerment_grid import _cell_arg
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 REWARDS = ("food", "homeostatic")
 OBSERVATIONS = ("flat", "dict", "pixels")
@@ -75,18 +76,18 @@ class ForagingArenaCore(TaskCore):
         self.bite = check_float("bite", bite, 0.0, None, low_open=True) / self.food_max
         fit_float32("bite / food_max", self.bite)
         self.energy_init = check_float("energy_init", energy_init, 0.0, 1.0, low_open=True)
-        self.decay = check_float("energy_decay", energy_decay, 0.0, 1.0)
+        self.energy_decay = check_float("energy_decay", energy_decay, 0.0, 1.0)
         self.gain = check_float("energy_per_food", energy_per_food, 0.0) * self.food_max
         fit_float32("energy_per_food * food_max", self.gain)
         self.setpoint = check_float("setpoint", setpoint, 0.0, 1.0)
-        self.exponent = check_float("drive_exponent", drive_exponent, 0.0, 16.0, low_open=True)
+        self.drive_exponent = check_float("drive_exponent", drive_exponent, 0.0, 16.0, low_open=True)
         self.reward_mode = check_choice("reward", reward, REWARDS)
         self.observation = check_choice("observation", observation, OBSERVATIONS)
         self.view_size = check_int("view_size", view_size, 1, 63)
         if self.view_size % 2 == 0:
             raise ValueError(f"view_size={view_size!r} must be odd (the agent sits in the centre)")
         self.max_steps = check_int("max_steps", max_steps, 1)
-        self.ppc = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
+        self.pixels_per_cell = check_int("pixels_per_cell", pixels_per_cell, 2, 64)
         free = lay.free_cells
         self.fixed_patches = np.asarray(lay.food, np.intp) if lay.food else None
         max_k = len(free) - 1
@@ -100,7 +101,7 @@ class ForagingArenaCore(TaskCore):
                 raise ValueError(f"n_patches={k!r} does not fit the layout: layout/size give {len(free)} free "
                                  f"cell(s), one for the agent, so n_patches must be in [0, {max_k}]")
         self.n_patches = k
-        self.start = None if start is None else _cell_arg("start", start, lay)
+        self.start = None if start is None else cell_arg("start", start, lay)
         self._free = free
         self._nxt = self.grid.next
         self._nxt_rows = self.grid.next.tolist()  # python ints for the batch-of-one path
@@ -111,8 +112,8 @@ class ForagingArenaCore(TaskCore):
         check_budget(f"{grid_size}, view_size={self.view_size}", "the view table (cells x view_size^2 x channels)",
                      hw * kk * c)
         if self.observation == "pixels":
-            check_budget(f"{grid_size}, pixels_per_cell={self.ppc}", "a pixel observation",
-                         (lay.h + 1) * lay.w * self.ppc ** 2 * 3)
+            check_budget(f"{grid_size}, pixels_per_cell={self.pixels_per_cell}", "a pixel observation",
+                         (lay.h + 1) * lay.w * self.pixels_per_cell ** 2 * 3)
         # obs_index[cell]: where each observation entry comes from in ext (see the class docstring)
         self._energy_col, zero, one = hw + 1, hw + 2, hw + 3
         static = self.grid.static_view(self.view_size)  # (hw, kk, c-1) of 0/1
@@ -127,14 +128,14 @@ class ForagingArenaCore(TaskCore):
                 "view": spaces.Box(0.0, 1.0, (self.view_size, self.view_size, c), np.float32),
                 "energy": spaces.Box(0.0, 1.0, (1,), np.float32)})
         else:
-            self._base = gd.pixel_base(self.grid, self.ppc)
-            bar = np.zeros((self.ppc, self._base.shape[1], 3), np.uint8)
+            self._base = gd.pixel_base(self.grid, self.pixels_per_cell)
+            bar = np.zeros((self.pixels_per_cell, self._base.shape[1], 3), np.uint8)
             self._base = np.concatenate([self._base, bar], axis=0)
             self.observation_space = spaces.Box(0, 255, self._base.shape, np.uint8)
         self.action_space = spaces.Discrete(N_MOVES)
         self._hw = hw
         self._bite32, self._gain32 = np.float32(self.bite), np.float32(self.gain)
-        self._decay32, self._food_max32 = np.float32(self.decay), np.float32(self.food_max)
+        self._decay32, self._food_max32 = np.float32(self.energy_decay), np.float32(self.food_max)
         px = gd.cell_px(lay.h, lay.w)
         self._px = px
         self.render_size = (lay.w * px, lay.h * px + 44)
@@ -142,7 +143,7 @@ class ForagingArenaCore(TaskCore):
     def drive(self, energy: np.ndarray) -> np.ndarray:
         """Homeostatic drive D(h) = |h* - h|^p (Keramati & Gutkin 2014), float32."""
         d = np.abs(np.float32(self.setpoint) - np.asarray(energy, np.float32))
-        return d * d if self.exponent == 2.0 else d ** np.float32(self.exponent)
+        return d * d if self.drive_exponent == 2.0 else d ** np.float32(self.drive_exponent)
 
     # -- dynamics --------------------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ class ForagingArenaCore(TaskCore):
         return {"view": flat[:, :-1].reshape(len(cell), k, k, -1), "energy": flat[:, -1:]}
 
     def _pixels(self, state: State) -> np.ndarray:
-        n, ppc, w = len(state["cell"]), self.ppc, self.grid.w
+        n, ppc, w = len(state["cell"]), self.pixels_per_cell, self.grid.w
         img = np.repeat(self._base[None], n, axis=0)
         arena = img[:, : -ppc]
         if self.n_patches:
@@ -287,7 +288,7 @@ class ForagingArenaCore(TaskCore):
     # -- rendering -------------------------------------------------------------------------------
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf, px, w = canvas.surface, self._px, self.grid.w
         surf.fill((20, 20, 24))
@@ -314,6 +315,49 @@ class ForagingArenaCore(TaskCore):
         ate = float(state["eaten"][i])
         line = f"energy {energy:.2f}  t {int(state['t'][i])}/{self.max_steps}  ate {ate:.2f}"
         surf.blit(canvas.font(16).render(line, True, (230, 230, 230)), (6, y + 20))
+
+
+# -- the scripted reference forager (ground truth; scored by brainset_envs.analysis.foraging_arena) ---
+
+
+def forager_actions(core: ForagingArenaCore, state: State, threshold: float | None = None,
+                    min_food: float | None = None) -> np.ndarray:
+    """Actions of the scripted forager for every env of a batch.
+
+    Below ``threshold`` energy (default: the core's setpoint) walk along a shortest path to the nearest
+    patch with at least ``min_food`` (default: one bite) and stay on it to eat; if no patch has that
+    much, go to the fullest one and wait there. At or above the threshold rest: stay, or step off a
+    patch that still has food (eating is automatic, so resting on food would overeat). Deterministic.
+    """
+    grid = core.grid
+    thr = core.setpoint if threshold is None else threshold
+    cell, rows = state["cell"], state["rows"]
+    patch = state["patch"]
+    action = np.full(len(cell), STAY, np.intp)
+    if core.n_patches == 0:
+        return action
+    food_here = state["ext"][rows, cell] > 0
+    dist = grid.distances()[cell[:, None], patch].astype(float)
+    dist[dist < 0] = np.inf
+    amount = core.food(state)
+    need = core.bite if min_food is None else min_food / core.food_max
+    full = amount >= need * (1 - 1e-6)
+    d_food = np.where(full, dist, np.inf)
+    # nearest patch with a full bite; if none, the fullest patch (ties: the nearest)
+    fallback = np.where(np.isfinite(dist), -amount + 1e-3 * dist / (1.0 + dist.max()), np.inf)
+    has = np.isfinite(d_food).any(1)
+    pick = np.where(has, d_food.argmin(1), fallback.argmin(1))
+    target = patch[rows, pick]
+    go = grid.step_towards(cell, target)
+    # resting: off the food, to the first neighbour without food
+    nb = grid.next[cell, :4]
+    nb_free = (state["ext"][rows[:, None], nb] <= 0) & (nb != cell[:, None])
+    leave = np.where(nb_free.any(1), nb_free.argmax(1), STAY)
+    hungry = core.energy(state) < thr
+    action[hungry] = go[hungry]
+    sated_on_food = ~hungry & food_here
+    action[sated_on_food] = leave[sated_on_food]
+    return action
 
 
 class ForagingArenaEnv(TaskEnv):
@@ -361,7 +405,7 @@ class ForagingArenaEnv(TaskEnv):
     or [row, col]), `max_steps` (500), `pixels_per_cell` (6), `render_mode`.
 
     ## Ground truth
-    `brainset_envs.analysis.arena.reference_stats(**kwargs)`: reward rate, food rate and survival
+    `brainset_envs.analysis.foraging_arena.reference_stats(**kwargs)`: reward rate, food rate and survival
     time of the scripted forager ("walk along a shortest path to the nearest patch with a full bite of food
     when energy is below the setpoint, otherwise rest off the food") and of a random walk on the same
     configuration, so an agent can be scored as a fraction of the reference. With the defaults the
@@ -379,8 +423,6 @@ class ForagingArenaEnv(TaskEnv):
 
     def oracle_action(self) -> int:
         """The scripted reference forager's action now (ground truth for scoring and recording)."""
-        from brainset_envs.analysis.arena import forager_actions
-
         return int(forager_actions(self.core, self.state)[0])
 
 

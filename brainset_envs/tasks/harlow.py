@@ -8,7 +8,9 @@ import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.core.params import check_choice, check_int
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 LEFT, RIGHT = 0, 1
 SHAPES = ("disc", "square", "triangle", "diamond", "cross", "ring", "star", "stripes")
@@ -65,17 +67,18 @@ class HarlowCore(TaskCore):
     def __init__(self, trials: int = 6, observation: str = "features", object_size: int = 40):
         self.trials = check_int("trials", trials, 1, 10_000)
         self.observation = check_choice("observation", observation, OBSERVATIONS)
-        self.size = check_int("object_size", object_size, 8, 128)
-        if self.observation == "pixels" and self.size < 36:
+        self.object_size = check_int("object_size", object_size, 8, 128)
+        if self.observation == "pixels" and self.object_size < 36:
             raise ValueError(f"object_size={object_size!r} is too small for observation='pixels': image agents "
                              "(SB3's NatureCNN) need at least 36 px; allowed 36..128")
-        self._masks = np.stack([shape_mask(s, self.size) for s in range(N_SHAPES)])
+        self._masks = np.stack([shape_mask(s, self.object_size) for s in range(N_SHAPES)])
         self.prev_space = spaces.Box(0.0, 1.0, (3,), np.float32)  # previous action (one-hot), previous reward
         if self.observation == "features":
             self.observation_space = spaces.Box(0.0, 1.0, (2 * FEATURES + 3,), np.float32)
         else:
             self.observation_space = spaces.Dict({
-                "image": spaces.Box(0, 255, (self.size, 2 * self.size, 3), np.uint8), "prev": self.prev_space})
+                "image": spaces.Box(0, 255, (self.object_size, 2 * self.object_size, 3), np.uint8),
+                "prev": self.prev_space})
         self.action_space = spaces.Discrete(2)
 
     def new_state(self, n: int) -> State:
@@ -85,8 +88,8 @@ class HarlowCore(TaskCore):
             "left": np.zeros((n, self.trials), np.int64), "trial": np.zeros(n, np.int64),
             "last_action": np.full(n, -1, np.int64), "last_reward": np.zeros(n, np.float32),
             "correct": np.full(n, -1, np.int64), "rows": np.arange(n),
-            "img": np.zeros((n, 2, self.size, self.size, 3), np.uint8) if self.observation == "pixels" else
-            np.zeros((n, 0), np.uint8),
+            "img": np.zeros((n, 2, self.object_size, self.object_size, 3), np.uint8)
+            if self.observation == "pixels" else np.zeros((n, 0), np.uint8),
         }
 
     def reset(self, state: State, mask: np.ndarray | None, rng: Rng) -> None:
@@ -106,7 +109,7 @@ class HarlowCore(TaskCore):
             state["left"][i] = (u[N_SHAPES + 7:] < 0.5).astype(np.int64)  # object on the left on each trial
             if self.observation == "pixels":
                 for o in range(2):
-                    state["img"][i, o] = object_image(int(shapes[o]), colour[o], self.size)
+                    state["img"][i, o] = object_image(int(shapes[o]), colour[o], self.object_size)
         state["trial"][rows] = 0
         state["last_action"][rows] = -1
         state["last_reward"][rows] = 0.0
@@ -154,7 +157,7 @@ class HarlowCore(TaskCore):
         }
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf = canvas.surface
         w, h = surf.get_size()

@@ -10,7 +10,9 @@ from gymnasium import spaces
 
 from brainset_envs.core.params import check_choice, check_float, check_float32, check_floats, check_int
 from brainset_envs.core.rand import shared, standard_normal_f32
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 CLOCKWISE, COUNTER_CLOCKWISE, ABSTAIN = 0, 1, 2
 TRANSFER_PRESETS = ("ref+45", "ref+90", "sf*0.5", "sf*2")
@@ -263,7 +265,7 @@ class OrientationCore(TaskCore):
         }
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf = canvas.surface
         surf.fill((128, 128, 128))

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
-from brainset_envs.analysis.mvt import ForagingParams, resolve_depletion
 from brainset_envs.core.params import check_float, check_floats
 from brainset_envs.core.rand import shared
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
-
-if TYPE_CHECKING:
-    from brainset_envs.analysis.foraging import MVTOracle
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
+from brainset_envs.tasks.patch_foraging_draw import draw_patch_foraging
+from brainset_envs.tasks.patch_foraging_mvt import (
+    ForagingParams,
+    MVTOracle,
+    mvt_optimum,
+    rate_lower_bound,
+    resolve_depletion,
+)
 
 HARVEST, LEAVE = 0, 1
 TRACE_BINS = 96  # time bins of the reward-rate trace kept for rendering
@@ -68,9 +74,9 @@ class PatchForagingCore(TaskCore):
         arrival_harvest: bool = True,
         block_cue: bool = False,
     ):
-        self.h = check_float("harvest_time", harvest_time, 0.0, 1e5, low_open=True)
-        self.taus = check_floats("travel_time", travel_time, 0.0, 1e5, low_open=True)
-        self.deps = _depletions(depletion)
+        self.harvest_time = check_float("harvest_time", harvest_time, 0.0, 1e5, low_open=True)
+        self.travel_times = check_floats("travel_time", travel_time, 0.0, 1e5, low_open=True)
+        self.depletions = _depletions(depletion)
         for name, flag in (("arrival_harvest", arrival_harvest), ("block_cue", block_cue)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name}={flag!r} must be True or False")
@@ -78,31 +84,32 @@ class PatchForagingCore(TaskCore):
         self.block_time = check_float("block_time", block_time, 0.0, 1e7, low_open=True)
         # One condition per (depletion, travel time); ForagingParams checks the richness arguments.
         self.conditions = [
-            ForagingParams(depletion=d, travel_time=float(t), harvest_time=self.h,
+            ForagingParams(depletion=d, travel_time=float(t), harvest_time=self.harvest_time,
                            richness_mean=richness_mean, richness_sd=richness_sd,
                            richness_min=richness_min, richness_max=richness_max,
                            reward_floor=reward_floor, arrival_harvest=self.arrival_harvest)
-            for d in self.deps for t in self.taus
+            for d in self.depletions for t in self.travel_times
         ]
         self._rho_cache: dict[int, float] = {}
-        steps = self.block_time / min(self.h, float(self.taus.min()))
+        steps = self.block_time / min(self.harvest_time, float(self.travel_times.min()))
         if steps > 1e8:
             raise ValueError(f"block_time={block_time!r}, harvest_time={harvest_time!r}, travel_time={travel_time!r}: "
                              f"a block would take up to {steps:.3g} steps; allowed at most 1e8 (block_time / the "
                              "shorter of harvest_time and travel_time)")
         self._check_floor(reward_floor)
         p = self.conditions[0]
-        self.mu, self.sd, self.lo, self.hi = p.richness_mean, p.richness_sd, p.richness_min, p.richness_max
-        self.floor = p.reward_floor
-        self.cond_dep = np.repeat(np.arange(len(self.deps)), len(self.taus))  # depletion index of each
+        self.richness_mean, self.richness_sd = p.richness_mean, p.richness_sd
+        self.richness_min, self.richness_max = p.richness_min, p.richness_max
+        self.reward_floor = p.reward_floor
+        self.cond_dep = np.repeat(np.arange(len(self.depletions)), len(self.travel_times))  # depletion index of each
         self.cond_kbar = np.array([c.kappa_mean for c in self.conditions])
         self.cond_tau = np.array([c.travel_time for c in self.conditions])
         self.single = len(self.conditions) == 1
         self.n_arrival = 1.0 if self.arrival_harvest else 0.0
-        max_harvests = math.floor(self.block_time / self.h) + 1.0
-        high = [max(self.hi, self.floor), max_harvests, self.block_time, 1.0]
+        max_harvests = math.floor(self.block_time / self.harvest_time) + 1.0
+        high = [max(self.richness_max, self.reward_floor), max_harvests, self.block_time, 1.0]
         if self.block_cue:
-            high += [1.0, float(self.taus.max())]
+            high += [1.0, float(self.travel_times.max())]
         self.obs_dim = len(high)
         self.observation_space = spaces.Box(np.zeros(self.obs_dim, np.float32), np.array(high, np.float32),
                                             dtype=np.float32)
@@ -113,8 +120,6 @@ class PatchForagingCore(TaskCore):
         """The reward floor must leave leaving worth it (else no MVT optimum exists and rendering, the oracle
         and the analysis fail): reward_floor < rho* * harvest_time in every condition. A cheap lower bound of
         rho* settles the usual case; otherwise the exact optimum is computed (and kept for rendering)."""
-        from brainset_envs.analysis.mvt import rate_lower_bound
-
         for i, c in enumerate(self.conditions):
             if c.reward_floor < rate_lower_bound(c) * c.harvest_time:
                 continue
@@ -143,13 +148,14 @@ class PatchForagingCore(TaskCore):
         idx: Any = slice(None) if mask is None else mask
         k = len(state["s"]) if mask is None else int(mask.sum())
         cond = 0 if self.single else rng.integers(0, len(self.conditions), k)
-        s0 = np.clip(self.mu + self.sd * rng.standard_normal(k), self.lo, self.hi)
+        s0 = np.clip(self.richness_mean + self.richness_sd * rng.standard_normal(k), self.richness_min,
+                     self.richness_max)
         state["cond"][idx] = cond
         for key, table in (("tau", self.cond_tau), ("kbar", self.cond_kbar), ("dep", self.cond_dep)):
             state[key][idx] = table[cond]
         state["s"][idx] = s0
         state["exp"][idx] = state["kbar"][idx] * s0
-        state["last_reward"][idx] = np.maximum(s0, self.floor) * self.n_arrival
+        state["last_reward"][idx] = np.maximum(s0, self.reward_floor) * self.n_arrival
         state["harvests"][idx] = self.n_arrival
         state["travelled"][idx] = True
         for key in ("kappa", "t_patch", "elapsed", "duration", "total", "patch", "trace"):
@@ -174,24 +180,25 @@ class PatchForagingCore(TaskCore):
         leave = ~harvest
         n_harvest = int(np.count_nonzero(harvest))
         kappa = np.zeros(n)
-        if len(self.deps) == 1:
-            kappa[harvest] = rng.beta(self.deps[0][0], self.deps[0][1], n_harvest)
+        if len(self.depletions) == 1:
+            kappa[harvest] = rng.beta(self.depletions[0][0], self.depletions[0][1], n_harvest)
         else:  # one draw per depletion law (numpy's beta is 2x slower with per-element parameters)
-            for d, (a, b) in enumerate(self.deps):
+            for d, (a, b) in enumerate(self.depletions):
                 group = harvest & (state["dep"] == d)
                 kappa[group] = rng.beta(a, b, int(np.count_nonzero(group)))
         s_old, elapsed = state["s"], state["elapsed"]
         s_new = kappa * s_old
-        s0 = np.clip(rng.standard_normal(n - n_harvest) * self.sd + self.mu, self.lo, self.hi)
+        s0 = np.clip(rng.standard_normal(n - n_harvest) * self.richness_sd + self.richness_mean, self.richness_min,
+                     self.richness_max)
         s_new[leave] = s0
-        reward = np.maximum(s_new, self.floor)
+        reward = np.maximum(s_new, self.reward_floor)
         if not self.arrival_harvest:
             reward[leave] = 0.0
         harvests = state["harvests"] + 1.0
         harvests[leave] = self.n_arrival
-        t_patch = state["t_patch"] + self.h
+        t_patch = state["t_patch"] + self.harvest_time
         t_patch[leave] = 0.0
-        dur = np.where(harvest, self.h, state["tau"])
+        dur = np.where(harvest, self.harvest_time, state["tau"])
         remain = self.block_time - elapsed
         fits = dur <= remain + 1e-9
         if not fits.all():  # the block ends during the action: it is not completed and pays nothing
@@ -221,14 +228,16 @@ class PatchForagingCore(TaskCore):
         """The same dynamics for a batch of one, on Python floats (the single env's fast path)."""
         s_old, elapsed = state["s"].item(), state["elapsed"].item()
         if a == HARVEST:
-            kappa = rng.beta(*self.deps[state["dep"].item()])
-            dur, s_new = self.h, kappa * s_old
-            reward = s_new if s_new > self.floor else self.floor
-            harvests, t_patch, leave = state["harvests"].item() + 1.0, state["t_patch"].item() + self.h, False
+            kappa = rng.beta(*self.depletions[state["dep"].item()])
+            dur, s_new = self.harvest_time, kappa * s_old
+            reward = s_new if s_new > self.reward_floor else self.reward_floor
+            harvests, leave = state["harvests"].item() + 1.0, False
+            t_patch = state["t_patch"].item() + self.harvest_time
         else:
             kappa, dur = 0.0, state["tau"].item()
-            s_new = min(max(rng.standard_normal() * self.sd + self.mu, self.lo), self.hi)
-            reward = (s_new if s_new > self.floor else self.floor) * self.n_arrival
+            s_new = min(max(rng.standard_normal() * self.richness_sd + self.richness_mean, self.richness_min),
+                        self.richness_max)
+            reward = (s_new if s_new > self.reward_floor else self.reward_floor) * self.n_arrival
             harvests, t_patch, leave = self.n_arrival, 0.0, True
         remain = self.block_time - elapsed
         if dur > remain + 1e-9:  # the block ends during the action
@@ -264,14 +273,10 @@ class PatchForagingCore(TaskCore):
     def optimal_rate(self, cond: int) -> float:
         """rho* of condition ``cond`` (exact MVT solution, computed once)."""
         if cond not in self._rho_cache:
-            from brainset_envs.analysis.mvt import mvt_optimum
-
             self._rho_cache[cond] = mvt_optimum(self.conditions[cond]).rate
         return self._rho_cache[cond]
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        from brainset_envs.tasks.patch_foraging_draw import draw_patch_foraging
-
         draw_patch_foraging(self, canvas, state, i)
 
 
@@ -319,11 +324,12 @@ class PatchForagingEnv(TaskEnv):
     (0.5), `block_time` (390 s), `arrival_harvest` (True), `block_cue` (False), `render_mode`.
 
     ## Ground truth
-    `brainset_envs.analysis.mvt`: `mvt_optimum(depletion=..., travel_time=...)` gives the optimal
-    threshold T* (harvest again iff kappa_bar * s >= T*) and rate rho*, computed exactly (no
-    simulation); `discounted_threshold(gamma, ...)` for an agent discounting by gamma per second.
-    `brainset_envs.analysis.foraging`: `MVTOracle` (the optimal forager, acting on `info`),
-    `simulate_oracle`, `record_log` and `foraging_stats` (empirical leaving threshold, harvests per
+    `brainset_envs.analysis.patch_foraging`: `mvt_optimum(depletion=..., travel_time=...)` gives the
+    optimal threshold T* (harvest again iff kappa_bar * s >= T*) and rate rho*, computed exactly (no
+    simulation; the solver is `brainset_envs.tasks.patch_foraging_mvt`, which the env uses itself);
+    `discounted_threshold(gamma, ...)` for an agent discounting by gamma per second; `MVTOracle` (the
+    optimal forager, acting on `info`; `oracle_action` uses it), `simulate_oracle`, `record_log` and
+    `foraging_stats` (empirical leaving threshold, harvests per
     patch, reward rate and rate / rho* from any episode log). Exact values (tasks.md anchors, from a
     simulated threshold search on a 0.1 grid, in brackets):
 
@@ -354,8 +360,6 @@ class PatchForagingEnv(TaskEnv):
 
     def oracle_action(self) -> int:
         """The MVT-optimal action now: leave (1) iff the expected next reward is below T* (ground truth)."""
-        from brainset_envs.analysis.foraging import MVTOracle
-
         if self._oracle is None:
             self._oracle = MVTOracle.from_env(self)
         info = {k: v[0].item() for k, v in self.core.info(self.state).items()}

@@ -21,7 +21,7 @@ TEXT, DIM, RED, GOLD = (25, 25, 30), (90, 90, 100), (215, 35, 40), (235, 170, 20
 
 def draw_patch_foraging(core: Any, canvas: Any, state: dict[str, np.ndarray], i: int) -> None:
     """Draw env ``i`` of ``state`` on ``canvas.surface`` (480 x 320)."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     surf = canvas.surface
     w, h = surf.get_size()
@@ -82,7 +82,7 @@ def draw_patch_foraging(core: Any, canvas: Any, state: dict[str, np.ndarray], i:
 
 
 def _bar(surf: Any, rect: tuple[int, int, int, int], frac: float, colour: tuple[int, int, int]) -> None:
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     x, y, w, h = rect
     pygame.draw.rect(surf, (235, 235, 235), pygame.Rect(x, y, w, h))

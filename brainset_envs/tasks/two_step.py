@@ -8,7 +8,9 @@ import numpy as np
 from gymnasium import spaces
 
 from brainset_envs.core.params import check_budget, check_choice, check_float, check_int
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 
 SCHEDULES = ("drift", "switch")
 FIRST, STATE_A, STATE_B = 0, 1, 2  # the state on screen (observation slots 0..2)
@@ -164,7 +166,7 @@ class TwoStepCore(TaskCore):
         }
 
     def draw(self, canvas: Any, state: State, i: int) -> None:
-        import pygame
+        import pygame  # deferred: pygame (SDL) loads only when rendering
 
         surf = canvas.surface
         w, h = surf.get_size()

@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from brainset_envs.analysis.navigation import ideal_latency
 from brainset_envs.core.params import check_choice, check_float, check_float32, check_int
 from brainset_envs.core.rand import per_env
-from brainset_envs.core.vector import Rng, State, TaskCore, TaskEnv, TaskVectorEnv
+from brainset_envs.core.single import TaskEnv
+from brainset_envs.core.task_core import Rng, State, TaskCore
+from brainset_envs.core.vector import TaskVectorEnv
 from brainset_envs.tasks.water_maze_view import (
     CUE_TEXTURE,
     PlaceCells,
@@ -27,6 +28,31 @@ _START_XY = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])
 QUADRANT_CENTRES = {"NE": (1.0, 1.0), "NW": (-1.0, 1.0), "SW": (-1.0, -1.0), "SE": (1.0, -1.0)}
 OPTION_KEYS = ("day", "trial", "probe", "start", "protocol", "reversal_day", "probe_days")
 _PATH_CAP = 1024  # most positions kept per env for drawing the swim path (a ring buffer)
+
+
+def ideal_latency(
+    distance: np.ndarray | float, platform_radius: float, speed: float, momentum: float
+) -> np.ndarray:
+    """Fewest steps to reach the platform edge swimming straight at it from rest: the ground truth.
+
+    ``distance`` is from the start to the platform centre. With momentum ``m`` the speed after ``t`` steps
+    from rest is ``speed * (1 - m**t)``, so the distance covered in ``T`` steps is
+    ``speed * (T - m * (1 - m**T) / (1 - m))``. Returns int64 steps, shaped like ``distance`` (0 when
+    the start is on the platform).
+    """
+    shape = np.shape(distance)
+    d = np.maximum(np.asarray(distance, dtype=np.float64).reshape(-1) - platform_radius, 0.0)
+    steps = np.ceil(d / speed - 1e-12).astype(np.int64)  # momentum only slows the rat down: a lower bound
+    m = float(momentum)
+
+    def covered(t: np.ndarray) -> np.ndarray:
+        return speed * (t - m * (1.0 - m ** t) / (1.0 - m)) if m > 0 else speed * t
+
+    short = covered(steps) < d - 1e-9
+    while short.any():
+        steps[short] += 1
+        short = covered(steps) < d - 1e-9
+    return steps.reshape(shape)
 
 
 def _check_days(name: str, days: Any) -> np.ndarray:
@@ -83,15 +109,15 @@ class WaterMazeCore(TaskCore):
         reward_platform: float = 1.0,
         step_reward: float = 0.0,
     ):
-        self.R = check_float("pool_radius", pool_radius, 0.01, 1e4)
-        self.rp = check_float("platform_radius", platform_radius, 0.0, None, low_open=True)
-        if self.rp > self.R / 2:
+        self.pool_radius = check_float("pool_radius", pool_radius, 0.01, 1e4)
+        self.platform_radius = check_float("platform_radius", platform_radius, 0.0, None, low_open=True)
+        if self.platform_radius > self.pool_radius / 2:
             raise ValueError(f"platform_radius={platform_radius!r} and pool_radius={pool_radius!r} do not fit: "
-                             f"platform_radius must be <= pool_radius / 2 = {self.R / 2}")
+                             f"platform_radius must be <= pool_radius / 2 = {self.pool_radius / 2}")
         self.speed = check_float("speed", speed, 0.0, None, low_open=True)
-        if self.speed > self.R:
+        if self.speed > self.pool_radius:
             raise ValueError(f"speed={speed!r} and pool_radius={pool_radius!r} do not fit: a step must not cross "
-                             f"the pool, speed <= pool_radius = {self.R}")
+                             f"the pool, speed <= pool_radius = {self.pool_radius}")
         self.momentum = check_float("momentum", momentum, 0.0, 1.0, high_open=True)
         self.max_steps = check_int("max_steps", max_steps, 1, 1_000_000)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
@@ -103,10 +129,10 @@ class WaterMazeCore(TaskCore):
         self.action_type = check_choice("action_type", action_type, ("discrete", "continuous"))
         self.n_headings = check_int("n_headings", n_headings, 2, 360)
         self.observation = check_choice("observation", observation, OBSERVATIONS)
-        self.grid = check_int("place_cell_grid", place_cell_grid, 2, 101)
+        self.place_cell_grid = check_int("place_cell_grid", place_cell_grid, 2, 101)
         # >= 0.001 (a field a thousandth of the pool radius, far below the lattice spacing >= 0.02): narrower
         # fields overflow 1 / (2 sigma^2) in float32 and give NaN rates
-        self.width = check_float("place_cell_width", place_cell_width, 0.001, 4.0)
+        self.place_cell_width = check_float("place_cell_width", place_cell_width, 0.001, 4.0)
         self.view_width = check_int("view_width", view_width, 8, 4096)
         self.view_dtype = check_choice("view_dtype", view_dtype, ("uint8", "float32"))
         self.cue_distance = check_float("cue_distance", cue_distance, 1.0, 100.0)
@@ -114,7 +140,8 @@ class WaterMazeCore(TaskCore):
         self.step_reward = check_float32("step_reward", step_reward)
         self.base_platform = self._platform_xy(platform)
 
-        self.R2, self.rp2 = self.R * self.R, self.rp * self.rp
+        self.pool_radius_sq = self.pool_radius * self.pool_radius
+        self.platform_radius_sq = self.platform_radius * self.platform_radius
         gain = (1.0 - self.momentum) * self.speed  # new velocity = m * v + gain * direction
         ang = 2.0 * np.pi * np.arange(self.n_headings) / self.n_headings
         self.dirs = np.stack([np.cos(ang), np.sin(ang)], axis=1)  # heading k: 0 = E, counter-clockwise
@@ -123,11 +150,11 @@ class WaterMazeCore(TaskCore):
         self._gain = gain
         # A step moves at most `speed` (the wall projection only shortens it), so only rats this close to
         # the platform centre can touch it: the exact segment test runs for those alone.
-        self._near2 = (self.rp + self.speed) ** 2 * (1.0 + 1e-9) + 1e-12
+        self._near2 = (self.platform_radius + self.speed) ** 2 * (1.0 + 1e-9) + 1e-12
         self.path_cap = min(max(self.max_steps, self.probe_steps) + 1, _PATH_CAP)
 
-        self.sigma = self.width * self.R
-        self.cells = PlaceCells(self.R, self.grid, self.sigma)
+        self.sigma = self.place_cell_width * self.pool_radius
+        self.cells = PlaceCells(self.pool_radius, self.place_cell_grid, self.sigma)
         self.centres, self.n_cells = self.cells.centres, self.cells.n
 
         if self.observation == "place_cells":
@@ -147,14 +174,14 @@ class WaterMazeCore(TaskCore):
     def _platform_xy(self, platform: Any) -> np.ndarray:
         if isinstance(platform, str):
             check_choice("platform", platform, list(QUADRANT_CENTRES))
-            return np.array(QUADRANT_CENTRES[platform]) * (self.R / 2.0 / np.sqrt(2.0))
+            return np.array(QUADRANT_CENTRES[platform]) * (self.pool_radius / 2.0 / np.sqrt(2.0))
         if not isinstance(platform, (list, tuple, np.ndarray)) or len(platform) != 2:
             raise ValueError(
                 f"platform={platform!r} must be one of {list(QUADRANT_CENTRES)} or an (x, y) pair")
         xy = np.array([check_float("platform", v) for v in platform])
-        if np.hypot(*xy) + self.rp > self.R:
+        if np.hypot(*xy) + self.platform_radius > self.pool_radius:
             raise ValueError(f"platform={platform!r} is not inside the pool: |(x, y)| + platform_radius "
-                             f"must be <= pool_radius={self.R}")
+                             f"must be <= pool_radius={self.pool_radius}")
         return xy
 
     # --- state and protocol ---------------------------------------------------------------------------
@@ -240,7 +267,8 @@ class WaterMazeCore(TaskCore):
             d = state["day"][new]
             if self.protocol == "dmp":
                 u = per_env(rng, new, lambda g, k: g.random((k, 2)))
-                r_lo, r_hi = 0.2 * self.R, min(0.7 * self.R, self.R - self.rp)
+                big, small = self.pool_radius, self.platform_radius
+                r_lo, r_hi = 0.2 * big, min(0.7 * big, big - small)
                 r = np.sqrt(r_lo ** 2 + u[:, 0] * (r_hi ** 2 - r_lo ** 2))  # uniform over the annulus
                 a = 2.0 * np.pi * u[:, 1]
                 state["plat"][new] = np.stack([r * np.cos(a), r * np.sin(a)], axis=1)
@@ -249,8 +277,8 @@ class WaterMazeCore(TaskCore):
                 state["plat"][new] = np.where(flip[:, None], -self.base_platform, self.base_platform)
             state["plat_day"][new] = d
             if self.start == "cardinal":  # ground truth from each of the four starts, once per platform
-                rel = _START_XY[None] * self.R - state["plat"][new][:, None]  # (new, 4, 2)
-                state["ideal4"][new] = ideal_latency(np.hypot(rel[..., 0], rel[..., 1]), self.rp,
+                rel = _START_XY[None] * self.pool_radius - state["plat"][new][:, None]  # (new, 4, 2)
+                state["ideal4"][new] = ideal_latency(np.hypot(rel[..., 0], rel[..., 1]), self.platform_radius,
                                                      self.speed, self.momentum)
         # Start position: each day visits N, E, S, W in a random order (or a random point on the rim).
         forced = state["force_start"][idx]
@@ -261,16 +289,16 @@ class WaterMazeCore(TaskCore):
                 state["order_day"][redraw] = state["day"][redraw]
             s = state["order"][idx, (trial - 1) % 4]
             s = np.where(forced >= 0, forced, s)
-            xy = _START_XY[s] * self.R
+            xy = _START_XY[s] * self.pool_radius
         else:
             a = 2.0 * np.pi * per_env(rng, idx, lambda g, k: g.random(k), lambda g: g.random())
-            xy = np.stack([np.cos(a), np.sin(a)], axis=1) * self.R
+            xy = np.stack([np.cos(a), np.sin(a)], axis=1) * self.pool_radius
             s = forced.copy()
-            xy = np.where((forced >= 0)[:, None], _START_XY[np.maximum(forced, 0)] * self.R, xy)
+            xy = np.where((forced >= 0)[:, None], _START_XY[np.maximum(forced, 0)] * self.pool_radius, xy)
         state["start"][idx] = s
         state["pos"][idx] = xy
         state["vel"][idx] = 0.0
-        state["head"][idx] = -xy / self.R  # facing the centre of the pool
+        state["head"][idx] = -xy / self.pool_radius  # facing the centre of the pool
         probe = state["force_probe"][idx]
         if len(self.probe_days):
             probe = probe | ((trial == 1) & np.isin(day, self.probe_days))
@@ -282,7 +310,7 @@ class WaterMazeCore(TaskCore):
             state["ideal"][idx] = state["ideal4"][idx, s]
         else:
             dist = np.hypot(*(xy - state["plat"][idx]).T)
-            state["ideal"][idx] = ideal_latency(dist, self.rp, self.speed, self.momentum)
+            state["ideal"][idx] = ideal_latency(dist, self.platform_radius, self.speed, self.momentum)
         state["path"][idx, state["clock"][idx] % self.path_cap] = xy
 
     # --- dynamics -------------------------------------------------------------------------------------
@@ -298,11 +326,11 @@ class WaterMazeCore(TaskCore):
             vel += self._gain * u
         new = pos + vel
         r2 = _norm2(new)
-        out = r2 > self.R2
+        out = r2 > self.pool_radius_sq
         if out.any():  # the wall: stop on it and keep only the velocity along it
             r = np.sqrt(r2[out])
-            new[out] *= (self.R / r)[:, None]
-            e = new[out] / self.R
+            new[out] *= (self.pool_radius / r)[:, None]
+            e = new[out] / self.pool_radius
             v = vel[out]
             vr = v[:, 0] * e[:, 0] + v[:, 1] * e[:, 1]
             vel[out] = v - np.maximum(vr, 0.0)[:, None] * e
@@ -319,7 +347,7 @@ class WaterMazeCore(TaskCore):
             np.clip(t, 0.0, 1.0, out=t)
             close = p0 + t[:, None] * seg
             e = close - c
-            h = (e[:, 0] * e[:, 0] + e[:, 1] * e[:, 1] <= self.rp2) & ~state["probe"][near]
+            h = (e[:, 0] * e[:, 0] + e[:, 1] * e[:, 1] <= self.platform_radius_sq) & ~state["probe"][near]
             if h.any():
                 new[near[h]] = close[h]
                 hit[near[h]] = True
@@ -358,10 +386,10 @@ class WaterMazeCore(TaskCore):
         vx, vy = vx * m + kx, vy * m + ky
         nx, ny = x + vx, y + vy
         r2 = nx * nx + ny * ny
-        if r2 > self.R2:
-            f = self.R / math.sqrt(r2)
+        if r2 > self.pool_radius_sq:
+            f = self.pool_radius / math.sqrt(r2)
             nx, ny = nx * f, ny * f
-            ex, ey = nx / self.R, ny / self.R
+            ex, ey = nx / self.pool_radius, ny / self.pool_radius
             vr = vx * ex + vy * ey
             vr = vr if vr > 0.0 else 0.0
             vx, vy = vx - vr * ex, vy - vr * ey
@@ -374,7 +402,7 @@ class WaterMazeCore(TaskCore):
             t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
             cx, cy = x + t * sx, y + t * sy
             ex, ey = cx - px, cy - py
-            hit = ex * ex + ey * ey <= self.rp2 and not state["probe"][0]
+            hit = ex * ex + ey * ey <= self.platform_radius_sq and not state["probe"][0]
             if hit:
                 nx, ny = cx, cy
         state["pos"][0] = (nx, ny)
@@ -402,14 +430,14 @@ class WaterMazeCore(TaskCore):
 
     def view(self, state: State) -> np.ndarray:
         """Egocentric panoramic strip (n, view_width) uint8 of the cues on the room wall."""
-        return panoramic_view(state["pos"], state["head"], self._view_rot, self.cue_distance * self.R,
+        return panoramic_view(state["pos"], state["head"], self._view_rot, self.cue_distance * self.pool_radius,
                               self.texture)
 
     def observe(self, state: State) -> np.ndarray:
         if self.observation == "place_cells":
             return self.place_cells(state["pos"])
         if self.observation == "position":
-            obs = np.concatenate([state["pos"] / self.R, state["head"]], axis=1).astype(np.float32)
+            obs = np.concatenate([state["pos"] / self.pool_radius, state["head"]], axis=1).astype(np.float32)
             return np.clip(obs, -1.0, 1.0, out=obs)
         v = self.view(state)
         return v if self.view_dtype == "uint8" else v.astype(np.float32) / np.float32(255.0)
@@ -478,7 +506,7 @@ class WaterMazeEnv(TaskEnv):
     ## Arguments
     `pool_radius` (60; 0.01..1e4), `platform_radius` (10; at most pool_radius / 2), `speed` (5 per step;
     at most pool_radius), `momentum` (0.2), `max_steps`
-    (120), `platform` ('NE', 'NW', 'SW', 'SE' = the quadrant's centre at R / 2, or an (x, y) pair),
+    (120), `platform` ('NE', 'NW', 'SW', 'SE' = the quadrant's centre at pool_radius / 2, or an (x, y) pair),
     `start` ('cardinal' or 'random'), `protocol` ('reference', 'reversal', 'dmp'), `trials_per_day` (4),
     `reversal_day` (13), `probe_days` (()), `probe_steps` (60), `action_type` ('discrete' or
     'continuous'), `n_headings` (8), `observation` ('place_cells', 'position', 'view'),
@@ -487,9 +515,9 @@ class WaterMazeEnv(TaskEnv):
 
     ## Ground truth
     `info["ideal_latency"]`: the fewest steps from the start to the platform edge swimming straight at it
-    from rest (momentum's ramp-up included; `brainset_envs.analysis.navigation.ideal_latency`). Behaviour
+    from rest (momentum's ramp-up included; `ideal_latency` in this module). Behaviour
     (escape latency per trial and day, path length, time per quadrant in probes) is computed from logged
-    infos by `brainset_envs.analysis.navigation`.
+    infos by `brainset_envs.analysis.water_maze`.
 
     ## Registered configurations
     - `BrainSet/WaterMaze-v0`: reference memory with the measured-reference parameters (R 60 cm,

@@ -130,7 +130,7 @@ _CX, _CY, _POOL_PX, _RING_IN, _RING_OUT = 160, 160, 128, 138, 154
 
 def _ring_surface(canvas: Any):
     """The room wall with its cues, drawn once per canvas (it never changes)."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     ring = canvas.__dict__.get("_maze_ring")
     if ring is None:
@@ -148,22 +148,23 @@ def _ring_surface(canvas: Any):
 
 def draw_maze(core: Any, canvas: Any, state: dict, i: int) -> None:
     """Pool, faint platform, swim path of the current trial, cues, rat, view strip and counters."""
-    import pygame
+    import pygame  # deferred: pygame (SDL) loads only when rendering
 
     surf = canvas.surface
     surf.fill((28, 30, 38))
     surf.blit(_ring_surface(canvas), (0, 0))
-    scale = _POOL_PX / core.R
+    scale = _POOL_PX / core.pool_radius
 
     def px(p: np.ndarray) -> tuple[float, float]:
         return _CX + float(p[0]) * scale, _CY - float(p[1]) * scale
 
     pygame.draw.circle(surf, (38, 88, 140), (_CX, _CY), _POOL_PX)
     for a, b in (((-1, 0), (1, 0)), ((0, -1), (0, 1))):  # quadrant lines
-        pygame.draw.line(surf, (52, 102, 154), px(np.array(a) * core.R), px(np.array(b) * core.R), 1)
+        pygame.draw.line(surf, (52, 102, 154), px(np.array(a) * core.pool_radius), px(np.array(b) * core.pool_radius),
+                         1)
     pygame.draw.circle(surf, (200, 200, 210), (_CX, _CY), _POOL_PX, 2)
     plat = state["plat"][i]
-    rp = max(2, round(core.rp * scale))
+    rp = max(2, round(core.platform_radius * scale))
     if state["probe"][i]:  # removed for the probe: only where it was
         pygame.draw.circle(surf, (90, 140, 190), px(plat), rp, 1)
     else:
@@ -182,7 +183,7 @@ def draw_maze(core: Any, canvas: Any, state: dict, i: int) -> None:
     pygame.draw.line(surf, (245, 245, 245), px(pos), px(pos + head * (9 / scale)), 2)
     # The rat's view (whatever the observation mode), as a strip under the arena.
     strip = panoramic_view(state["pos"][i:i + 1], state["head"][i:i + 1], core._view_rot,
-                           core.cue_distance * core.R, core.texture)[0]
+                           core.cue_distance * core.pool_radius, core.texture)[0]
     g = np.repeat(np.repeat(strip[:, None], 12, axis=1)[..., None], 3, axis=2)
     surf.blit(pygame.transform.scale(pygame.surfarray.make_surface(g), (304, 12)), (8, 326))
     pygame.draw.line(surf, (255, 60, 60), (160, 322), (160, 340), 1)  # straight ahead

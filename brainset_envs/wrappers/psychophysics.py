@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from brainset_envs.analysis.psychophysics import psychometric_table
 from brainset_envs.core.params import check_float, check_floats, check_int
 
 
@@ -61,8 +62,6 @@ class _TrialControl(gym.Wrapper):
 
     def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(levels, n correct, n trials) of the answered trials, for ``fit_weibull``."""
-        from brainset_envs.analysis.psychophysics import psychometric_table
-
         if not self.history:
             raise ValueError("no answered trials yet")
         lv, c = np.array(self.history).T
