@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.config import FIELDS, SECTIONS, Config, ConfigError, FieldSpec, apply_dict, parse_override, resolve_config
+from agents.registry import OBJECTIVES, RULES
 
 ALL_FIELDS = [f"{sec}.{f.name}" for sec, typ in SECTIONS.items() for f in dataclasses.fields(typ)]
 CHECK = settings(derandomize=True, deadline=None, max_examples=40,
@@ -131,6 +132,9 @@ def test_choices_come_from_the_registries():
     assert all(r in message for r in available_rules())
     register_rule("bad_input_test_rule", Backprop)
     register_objective("bad_input_test_objective", RewardObjective)
-    cfg = resolve_config("CartPole-v1", overrides=[parse_override("rule.name=bad_input_test_rule"),
-                                                   parse_override("objective.spec=bad_input_test_objective")])
-    assert cfg.rule.name == "bad_input_test_rule" and "bad_input_test_objective" in available_objectives()
+    try:
+        cfg = resolve_config("CartPole-v1", overrides=[parse_override("rule.name=bad_input_test_rule"),
+                                                       parse_override("objective.spec=bad_input_test_objective")])
+        assert cfg.rule.name == "bad_input_test_rule" and "bad_input_test_objective" in available_objectives()
+    finally:  # leave the registries as found: other tests read them
+        del RULES["bad_input_test_rule"], OBJECTIVES["bad_input_test_objective"]

@@ -8,7 +8,7 @@ with any rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,10 +113,12 @@ def rule_class(name: str) -> type[LearningRule]:
     return factory if isinstance(factory, type) and issubclass(factory, LearningRule) else LearningRule
 
 
-def rules_table() -> str:
-    """The Markdown table of the registered rules (``python -m agents.rules``; the README's copy)."""
+def rules_table(names: Sequence[str] | None = None) -> str:
+    """The Markdown table of the rules ``names`` (default: all registered; ``python -m agents.rules``
+    prints the built-ins' table, the README's copy)."""
     rows = ["| rule | what it does | architectures |", "|---|---|---|"]
-    rows += [f"| `{n}` | {rule_class(n).summary} | {rule_class(n).supports} |" for n in registered_rules()]
+    rows += [f"| `{n}` | {rule_class(n).summary} | {rule_class(n).supports} |"
+             for n in (registered_rules() if names is None else names)]
     return "\n".join(rows)
 
 
