@@ -34,7 +34,7 @@ robustness: venv
 
 # mypy checks the files listed under [tool.mypy] in pyproject.toml (about 15 s on 2 cores, cold cache).
 lint: venv
-	$(PY) -m ruff check brainset_envs agents scripts tests
+	$(PY) -m ruff check brainset_envs agents scripts tests brainset_cli.py
 	$(PY) -m mypy
 
 bench: venv
