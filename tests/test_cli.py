@@ -112,6 +112,7 @@ def test_train_end_to_end(tmp_path, capsys):
     assert run.name.startswith("CartPole-v1__mlp-reward-backprop__1__")
     assert (run / "checkpoints" / "last.pt").is_file()
     assert f"run folder: {run}" in capsys.readouterr().out
+    assert (run / "command.txt").read_text().startswith("brainset train --env CartPole-v1 ")  # runnable again
     assert sys.argv[0] != "brainset train"  # restored
 
 

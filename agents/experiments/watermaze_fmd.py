@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import sys
 import time
 
 import numpy as np
@@ -27,6 +25,7 @@ from agents.classic.actor_critic import (
     save_json,
     train,
 )
+from agents.run_folder import command_line
 from brainset_envs.analysis.navigation import QUADRANTS
 
 
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> str:
     run = os.path.join(a.out, f"WaterMaze__fmd__{a.seed}__{time.strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(run, exist_ok=True)
     with open(os.path.join(run, "command.txt"), "w") as fh:
-        fh.write(shlex.join([sys.executable, *sys.argv]) + "\n")
+        fh.write(command_line("watermaze_fmd.py", argv) + "\n")
     summary = result.summary()
     summary["seconds"] = round(secs, 2)
     occ = probe_occupancy(result, day=before, start="S", seed=a.seed, weights_day=before).mean(axis=0)
