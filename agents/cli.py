@@ -4,7 +4,6 @@ happens in :mod:`agents.trainer` and the run modules (:mod:`agents.run_folder`, 
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 from agents.build import load_agent
 from agents.config import Config, device_problem, help_table, parse_override, resolve_config
 from agents.policy import record_video
-from agents.run_folder import checkpoint_path, latest_run_dir
+from agents.run_folder import checkpoint_path, command_line, latest_run_dir
 from agents.trainer import NonFiniteError, preflight, resolve_device, train
 from brainset_envs.recording import _positive_int, output_path_type
 
@@ -121,7 +120,7 @@ def train_main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, KeyError) as e:
         parser.error(_message(e, args))
 
-    command = shlex.join([sys.executable, *(sys.argv if argv is None else ["scripts/train.py", *argv])])
+    command = command_line("train.py", argv)
     try:
         res = train(cfg, resume=resume, command=command)
     except KeyboardInterrupt:

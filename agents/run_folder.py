@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -75,3 +78,13 @@ def checkpoint_path(path: str | Path, which: str = "best") -> Path:
     if not p.exists():
         raise FileNotFoundError(f"checkpoint {p} does not exist")
     return p
+
+
+def command_line(script: str, argv: Sequence[str] | None = None) -> str:
+    """The command that ran a front end, for a run folder's ``command.txt``: ``brainset <command> ...`` when
+    the brainset command ran it (brainset_envs.cli sets ``sys.argv[0]`` to ``"brainset <command>"``), else
+    ``python <script> ...`` (``scripts/<script>`` when ``argv`` is passed in-process)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if sys.argv[0].startswith("brainset "):
+        return shlex.join([*sys.argv[0].split(" "), *args])
+    return shlex.join([sys.executable, sys.argv[0] if argv is None else f"scripts/{script}", *args])

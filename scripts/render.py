@@ -6,27 +6,13 @@ trained agent from its run folder.
     python scripts/render.py --env ... --kwargs '{"trials_per_episode": 10}'
     python scripts/render.py --checkpoint runs/<run folder> [--which best|last] [--episodes 8]
 
-The work is in brainset_envs.recording.main (an env) and agents.cli.render_main (a trained agent).
+The work is in brainset_envs.recording.main (an env) and agents.cli.render_main (a trained agent); the
+choice between them in brainset_envs.cli.render_main (also ``brainset render``).
 """
 
-from __future__ import annotations
-
-import os
 import sys
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if any(a == "--checkpoint" or a.startswith("--checkpoint=") for a in argv):
-        from agents.cli import render_main  # a trained agent: see `render.py --checkpoint RUN --help`
-
-        return render_main(argv)
-    from brainset_envs.recording import main as record_main
-
-    return record_main(argv)
-
+from brainset_envs.cli import render_main as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "brainset_envs.tasks": 1,
     "brainset_envs.analysis": 2, "brainset_envs.wrappers": 2,
     "brainset_envs.recording": 3, "brainset_envs.play": 3, "brainset_envs.benchmark": 3, "brainset_envs.demo": 3,
+    "brainset_envs.cli": 3,
     "agents.registry": 10, "agents.config": 10, "agents.config_fields": 10,
     "agents.architectures": 11, "agents.rollout": 11, "agents.rules": 11,
     "agents.objectives": 12,

@@ -240,7 +240,7 @@ def test_play_without_a_display_says_so(capsys, monkeypatch):
 
 
 def test_benchmark_check_exits_1_and_names_missed_targets(tmp_path, monkeypatch, capsys):
-    import scripts.benchmark as bench
+    import agents.experiments.bench_cli as bench
 
     def section(args):
         return {"env_targets": [

@@ -3,6 +3,8 @@ it reaches the target accuracy first), then write its learning curve and a video
 
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 from agents.config import resolve_config
@@ -26,3 +28,19 @@ def run_demo(out_dir: str | Path = "runs/demo", seconds: float = 120.0, target: 
           f"evaluation accuracy {res.last_eval:.3f} (chance 0.5), stopped by {res.stopped}")
     print(f"demo: run folder {res.run_dir} (learning_curve.png, video.mp4, checkpoints/best.pt)")
     return res
+
+
+DESCRIPTION = """The main job of `make demo`: train a small agent on OrientationDiscrimination for about two minutes on
+CPU, render it, and set its psychometric threshold beside the ideal observer's (all under runs/demo/)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/demo.py [OUT_DIR]`` and ``brainset demo [OUT_DIR]``. A parser, so that ``--help`` prints this
+    instead of training into a folder named ``--help``."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    p = argparse.ArgumentParser(description=DESCRIPTION)
+    p.add_argument("out_dir", nargs="?", default="runs/demo", help="parent of the run folder (default runs/demo)")
+    a = p.parse_args(argv)
+    run_demo(a.out_dir)
+    return 0
