@@ -313,8 +313,6 @@ def env_names(env_id: str) -> list[str]:
     name = name.rsplit("-v", 1)[0]
     names = [name]
     try:
-
-
         ep = gym.spec(env_id).entry_point
         if isinstance(ep, str) and ":" in ep:
             stem = ep.split(":")[1].removesuffix("Env")

@@ -172,7 +172,6 @@ def explore(config: ExploreConfig | None = None, progress: bool = False) -> Expl
     agent = TabularCuriosity(n, n_states, n_actions, obs_dim, cfg.bonus, cfg.gamma, cfg.alpha, cfg.q_init,
                              cfg.model_lr, cfg.target_dim, cfg.epsilon, rng)
 
-
     def cells_of(obs: np.ndarray) -> np.ndarray:
         return decode(torch.from_numpy(np.ascontiguousarray(obs))).numpy().astype(np.intp)
 
@@ -212,7 +211,6 @@ def plot_exploration(result: ExploreResult, reference: np.ndarray | None = None)
     matplotlib.use("Agg", force=False)
     # deferred: optional heavy dependency, imported only when used
     import matplotlib.pyplot as plt
-
 
     cfg, n, lay = result.config, result.n_reachable, result.layout
     fig, (ax, axm) = plt.subplots(1, 2, figsize=(10.5, 4.0), gridspec_kw={"width_ratios": [1.4, 1]})

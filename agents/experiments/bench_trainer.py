@@ -42,7 +42,6 @@ def sb3_throughput(env_id: str, steps: int = 16_384, n_envs: int = 8, policy: st
     # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 
-
     venv = sb3_make_vec_env(env_id, n_envs=n_envs, seed=seed)
     model = PPO(policy, venv, seed=seed, device="cpu", verbose=0)
     t = time.perf_counter()
@@ -80,7 +79,6 @@ def sb3_time_to_target(env_id: str, target: float, max_steps: int, eval_every: i
 
     # deferred: optional heavy dependency, imported only when used
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
-
 
     eval_envs = make_vec_env(env_id, min(32, eval_episodes))
 
@@ -192,7 +190,6 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
     that misses the target counts its whole time, so the speedup is then a lower bound). ``time_envs``:
     which of the time-to-target envs to run (default: OrientationDiscriminationEasy and PatchForaging).
     ``progress(kind, env_id, entry)`` is called after each measurement."""
-
 
     torch.set_num_threads(1)
     say = progress or (lambda *a: None)

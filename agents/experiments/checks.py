@@ -113,7 +113,6 @@ def learned_empowerment(seed: int, num_threads: int = 1) -> dict[str, float]:
     """The README's empowerment agent (10 x 10 room, n = 3): its map against the exact one, and where the
     agent it drives spends its late steps."""
 
-
     cfg = config([*EMPOWERMENT, f"run.num_threads={num_threads}"], seed)
     res = train(cfg)
     emp = EmpowermentObjective(**cfg.objective.kwargs.get("empowerment", {})).attach(res.agent)
@@ -225,7 +224,6 @@ def fig4_figures(seed_result: dict, stages: tuple[str, ...] = ("V1", "V2", "V4",
 
 def fig4_quick(seed: int, num_threads: int = 1) -> dict[str, float]:
     """``scripts/fig4.py --quick`` for one seed (pre-training not cached), in a temporary folder."""
-
 
     with tempfile.TemporaryDirectory() as tmp:
         r = run_seed(Fig4Protocol.quick(), seed, out_dir=f"{tmp}/fig4", cache_dir=None, num_threads=num_threads)

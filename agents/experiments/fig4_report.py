@@ -249,7 +249,6 @@ def check_fig4_args(a) -> tuple[Fig4Protocol, list[int], dict]:
     """(protocol, seeds, rule options) for ``scripts/fig4.py``'s parsed arguments; a ValueError naming the
     option, the value and what is allowed for anything that would fail later (nothing is written here)."""
 
-
     if a.rule not in rule_names():
         raise ValueError(f"argument --rule: {a.rule!r} is not a registered rule; allowed: {', '.join(rule_names())}")
     if (why := objective_spec_problem(a.objective)) is not None:

@@ -75,7 +75,6 @@ def empowerment_figure(out: str | Path, runs_dir: str = "runs", seed: int = 0, t
     """Train the empowerment agent, write ``out/empowerment_learned_vs_exact.png``; returns the comparison
     (Spearman, largest excess, mean |error| in bits)."""
 
-
     extra = [] if total_steps is None else [f"train.total_steps={total_steps}"]
     cfg = config([*EMPOWERMENT, *extra], seed, runs_dir)
     res = train(cfg)

@@ -131,7 +131,6 @@ def cpu_name() -> str:
 def machine() -> dict[str, Any]:
     """Where the audit ran: CPU, library versions, the kernels each path gives are CPU-specific."""
 
-
     return {**machine_info(), "cpu": cpu_name(), "torch": torch.__version__,
             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
@@ -161,7 +160,6 @@ def audit(checks: Sequence[str], seeds: Sequence[int], paths: Sequence[str], out
     """Run the missing (check, path, seed) measurements, ``jobs`` processes at a time; returns the table."""
     # deferred: optional heavy dependency, imported only when used
     from tqdm.auto import tqdm
-
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,6 @@ def rule_seed(seed: int, tag: str) -> int:
     user's seed itself would replay the stream that initialised the weights after ``torch.manual_seed(
     seed)``: random feedback would then equal the forward weights."""
 
-
     seq = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(tag.encode())])
     return int(seq.generate_state(1)[0])
 
