@@ -19,7 +19,6 @@ from brainset_envs.recording import _positive_int, output_path_type
 
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="train.py",
         description="Train an agent (architecture x objective x learning rule) on a gymnasium env and "
                     "write a run folder runs/<env>__<arch>-<objective>-<rule>__<seed>__<time>/.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -139,7 +138,7 @@ def train_main(argv: list[str] | None = None) -> int:
 
 def render_parser() -> argparse.ArgumentParser:
 
-    p = argparse.ArgumentParser(prog="render.py", description="Record a trained agent's episodes as a video.")
+    p = argparse.ArgumentParser(description="Record a trained agent's episodes as a video.")
     p.add_argument("--checkpoint", required=True, help="a run folder or a .pt checkpoint")
     p.add_argument("--which", default="best", choices=["best", "last"],
                    help="which checkpoint of a run folder")

@@ -194,7 +194,7 @@ _WIDTH = FieldSpec("int", 1, MAX_WIDTH)
 _MAPPING = FieldSpec("mapping")
 
 # Every field of every section and what it allows: apply_dict and validate read it, and
-# tests/test_config_bad_input.py checks that it covers the dataclasses and walks it with bad values.
+# tests/agents/test_config_bad_input.py checks that it covers the dataclasses and walks it with bad values.
 FIELDS: dict[str, FieldSpec] = {
     "env.id": FieldSpec("str", empty=False, check=env_id_problem, allowed=env_ids_allowed),
     "env.kwargs": _MAPPING,

@@ -153,7 +153,7 @@ def output_path_type(text: str) -> str:
 
 
 def render_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="render.py", description="Record episodes of an env with a random or "
+    p = argparse.ArgumentParser(description="Record episodes of an env with a random or "
                                 "ground-truth policy (or a trained agent: render.py --checkpoint RUN --help).")
     p.add_argument("--env", default="BrainSet/OrientationDiscrimination-v0", help="a registered env id")
     p.add_argument("--episodes", type=_positive_int, default=3, help="episodes to record (>= 1)")

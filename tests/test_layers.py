@@ -13,7 +13,8 @@ import ast
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
+
 PACKAGES = ("brainset_envs", "agents")
 
 # (module or package, layer): a module takes the layer of its longest listed prefix; a module of

@@ -10,14 +10,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
+
+from tests import ROOT
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # the dev extra installs tomli on 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 BASE = {"gymnasium", "numpy", "scipy", "pygame-ce", "imageio", "imageio-ffmpeg"}

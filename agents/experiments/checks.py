@@ -150,7 +150,7 @@ def learning_check(name: str, extra: tuple[str, ...] = ()) -> Callable[[int, int
     return measure
 
 
-# Every registered rule through the trainer on OrientationDiscriminationEasy (tests/test_rules_trainer.py):
+# Every registered rule through the trainer on OrientationDiscriminationEasy (tests/agents/rules/test_trainer.py):
 # its budget and setup are the rule's ``trainer_steps`` / ``trainer_overrides`` class attributes. At
 # backprop's 16384 steps DFA stayed at chance in 10 of 32 runs (8 seeds x 4 code paths) and sign symmetry
 # in 4 (the policy settles on one answer before the feedback aligns): they get 32768. FA stays at chance
@@ -240,51 +240,55 @@ def _target(name: str) -> Limit:
     return Limit(">=" if c.higher_is_better else "<=", c.target)
 
 
-_T = "tests/"
+_LEARN = "tests/agents/experiments/test_learning.py::"
+_PRED = "tests/agents/objectives/test_predictive.py::"
 CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("ppo_curiosity_coverage",
-          _T + "test_objectives_predictive.py::test_ppo_curiosity_explores_four_rooms_better_than_a_random_walk",
+          _PRED + "test_ppo_curiosity_explores_four_rooms_better_than_a_random_walk",
           ppo_curiosity_coverage, {"ratio_to_random_walk": Limit(">", 1.05)}, test_seeds=tuple(range(8)),
           note="per group 0.91-1.34x (8 seeds x 4 code paths, median 1.18); the mean of 8 groups 1.12-1.20x"),
     Check("tabular_curiosity_coverage",
-          _T + "test_classic_curiosity.py::test_optimistic_curiosity_visits_1_3x_the_cells_of_a_random_walk",
+          "tests/agents/classic/test_curiosity.py::test_optimistic_curiosity_visits_1_3x_the_cells_of_a_random_walk",
           tabular_curiosity_coverage, {"prediction_ratio_to_random_walk": Limit(">=", 1.3),
                                        "count_ratio_to_random_walk": Limit(">=", 1.3)}),
     Check("learned_empowerment",
-          _T + "test_objectives_empowerment.py::test_learned_empowerment_tracks_the_exact_map_stays_below_it_and_"
+          "tests/agents/objectives/test_empowerment.py::test_learned_empowerment_tracks_the_exact_map_stays_below_it_and_"
                "drives_the_agent",
           learned_empowerment, {"spearman": Limit(">", 0.75), "max_excess_bits": Limit("<=", 0.1),
                                 "late_top10_share": Limit(">", 0.8)},
           note="Spearman 0.80-0.96 over 8 seeds x 2 code paths (0.8 failed once)"),
-    Check("orientation_easy", _T + "test_agents_learning.py::test_orientation_easy_reaches_90_percent_with_default_"
+    Check("orientation_easy", _LEARN + "test_orientation_easy_reaches_90_percent_with_default_"
           "settings", learning_check("orientation_easy"), {"reached": _target("orientation_easy")}),
-    Check("patch_foraging", _T + "test_agents_learning.py::test_patch_foraging_reaches_80_percent_of_the_mvt_rate",
+    Check("patch_foraging", _LEARN + "test_patch_foraging_reaches_80_percent_of_the_mvt_rate",
           learning_check("patch_foraging"), {"reached": _target("patch_foraging"),
                                              "leave_threshold_error": Limit("<=", 1.0)}),
     Check("patch_foraging_per_step",
-          _T + "test_agents_learning.py::test_patch_foraging_with_a_per_step_discount_leaves_too_early",
+          _LEARN + "test_patch_foraging_with_a_per_step_discount_leaves_too_early",
           learning_check("patch_foraging", ("env.duration_key=''",)),
           {"reached": Limit("<", _target("patch_foraging").threshold)}),
-    Check("water_maze", _T + "test_agents_learning.py::test_water_maze_escape_latency_falls_by_more_than_half",
+    Check("water_maze", _LEARN + "test_water_maze_escape_latency_falls_by_more_than_half",
           learning_check("water_maze"), {"latency_ratio_to_untrained": _target("water_maze"),
                                          "latency_ratio_to_ideal": Limit("<=", 1.5),
                                          "escape_fraction": Limit(">=", 1.0)}),
-    Check("cartpole", _T + "test_agents_learning.py::test_cartpole_vector_observations_learn_with_default_settings",
+    Check("cartpole", _LEARN + "test_cartpole_vector_observations_learn_with_default_settings",
           learning_check("cartpole"), {"reached": _target("cartpole")}),
     Check("empowerment_goal",
-          _T + "test_agents_learning.py::test_empowerment_grid_with_a_goal_is_reached_in_most_episodes",
+          _LEARN + "test_empowerment_grid_with_a_goal_is_reached_in_most_episodes",
           learning_check("empowerment_goal"), {"reached": _target("empowerment_goal")}),
 )}
 for _rule in RULES:
     CHECKS[f"rule_{_rule}"] = Check(
-        f"rule_{_rule}", _T + f"test_rules_trainer.py::test_rule_trains_orientation_discrimination_through_the_trainer"
-        f"[{_rule}]", rule_accuracy(_rule), {"accuracy": Limit(">=", 0.9), "untrained": Limit("<", 0.65)})
+        f"rule_{_rule}",
+        f"tests/agents/rules/test_trainer.py::test_rule_trains_orientation_discrimination_through_the_trainer[{_rule}]",
+        rule_accuracy(_rule), {"accuracy": Limit(">=", 0.9), "untrained": Limit("<", 0.65)})
 CHECKS["noisy_tv"] = Check(
-    "noisy_tv", _T + "test_objectives_predictive.py::test_prediction_error_is_drawn_to_a_noisy_tv_and_a_count_bonus_is_"
+    "noisy_tv", _PRED + "test_prediction_error_is_drawn_to_a_noisy_tv_and_a_count_bonus_is_"
     "not", noisy_tv, {"curiosity_tv_share": Limit(">", 1 / 6), "count_tv_share": Limit("<", 1 / 6),
                       "curiosity_minus_twice_count": Limit(">", 0.0)}, test_seeds=(0, 1),
     note="curiosity's share has a long low tail (0.26-0.85 over 8 seeds x 4 code paths): two seeds averaged")
 CHECKS["fig4_quick"] = Check(
-    "fig4_quick", _T + "test_fig4.py::test_quick_fig4_threshold_drops_and_the_top_stage_changes_more", fig4_quick,
+    "fig4_quick",
+    "tests/agents/experiments/test_fig4.py::test_quick_fig4_threshold_drops_and_the_top_stage_changes_more",
+    fig4_quick,
     {"threshold_after_over_before": Limit("<=", 0.95), "slope_ratio_top_minus_bottom": Limit(">", 0.0)},
     note="after/before threshold 0.46-0.90 over seeds x code paths (a drop of 10% failed once)")

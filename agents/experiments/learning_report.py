@@ -2,7 +2,7 @@
 
 Each check trains with the env's shipped defaults (``agents/configs/<Env>.yaml``) plus a budget, then
 scores the trained agent on *fresh* episodes against the task's ground truth, and the same network
-before training (same seed, same initial weights) on the same episodes. ``tests/test_agents_learning.py``
+before training (same seed, same initial weights) on the same episodes. ``tests/agents/experiments/test_learning.py``
 asserts the targets; ``python scripts/benchmark.py --learning`` runs the same checks and records budgets,
 scores, wall time and steps/s in JSON, so regressions show.
 

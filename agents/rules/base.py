@@ -41,7 +41,7 @@ class LearningRule:
     trains_any_module: bool = False  # True: no module is refused at prepare (else unknown ones are)
     stochastic: bool = False  # its updates are random draws (Fig. 2 averages over repeats)
     fig2: Settings = Settings(optimizer="sgd", lr=0.1)  # Fig. 2: plain SGD on the digits MLP
-    supervised: Settings = Settings()  # a small supervised net (tests/test_rules_env.py)
+    supervised: Settings = Settings()  # a small supervised net (tests/agents/rules/test_on_a_task.py)
     # Through the trainer: PPO env steps on OrientationDiscriminationEasy (and extra config overrides)
     # after which the greedy policy's accuracy is audited (agents/experiments/checks.py).
     trainer_steps: int = 32768

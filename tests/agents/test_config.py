@@ -2,13 +2,13 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from agents.config import Config, apply_dict, env_names, help_table, parse_override, resolve_config
 from agents.objectives import get_objective, parse_spec, register_objective
 from agents.objectives.reward import RewardObjective
+from tests import ROOT
 
 
 def test_yaml_round_trip(tmp_path):
@@ -78,7 +78,7 @@ def test_help_lists_every_option():
     for sec, fields in Config().to_dict().items():
         for key in fields:
             assert f"{sec}.{key} = " in text
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     out = subprocess.run([sys.executable, str(root / "scripts" / "train.py"), "--help"], capture_output=True,
                          text=True, cwd=root, env={"PYTHONPATH": str(root), "PATH": ""}, timeout=120)
     assert out.returncode == 0, out.stderr

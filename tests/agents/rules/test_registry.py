@@ -1,7 +1,6 @@
 """The learning-rule registry: every table, figure and registry-wide test reads it, so adding a rule is
 its file, one ``register_rule`` line and its test (the README's table is regenerated, not edited)."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,8 +19,9 @@ from agents.rules import (
     rules_table,
 )
 from agents.rules import base as rules_base
+from tests import ROOT
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 
 def test_readme_rules_table_is_the_registry_table():

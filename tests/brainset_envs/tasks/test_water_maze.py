@@ -8,6 +8,7 @@ import pytest
 
 from brainset_envs.tasks.water_maze import WaterMazeCore, WaterMazeEnv
 from brainset_envs.tasks.water_maze_view import place_cell_centres
+from tests.brainset_envs.task_tables import TaskTables
 
 E, N, W, S = 0, 2, 4, 6  # headings
 
@@ -240,3 +241,26 @@ def test_protocol_can_be_changed_through_reset_options():
         with pytest.raises((ValueError, TypeError), match=word):
             env.reset(options=bad)
     assert env.unwrapped.core.protocol == "dmp"  # a rejected option changes nothing
+
+
+# What the registry-wide tests (tests/brainset_envs/test_conformance.py) need to know about WaterMaze.
+CONFORMANCE = TaskTables(
+    task="WaterMaze",
+    bad_kwargs=[
+        ({"pool_radius": -1.0}, "pool_radius"),
+        ({"platform_radius": 40.0}, "platform_radius"),
+        ({"speed": "fast"}, "speed"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"protocol": "random"}, "protocol"),
+        ({"platform": "north"}, "platform"),
+        ({"platform": (55.0, 0.0)}, "platform"),
+        ({"observation": "pixels"}, "observation"),
+        ({"action_type": "torque"}, "action_type"),
+        ({"place_cell_width": 0.0}, "place_cell_width"),
+        ({"probe_days": 3}, "probe_days"),
+        ({"trials_per_day": 0}, "trials_per_day"),
+    ],
+    short_episodes={"max_steps": 15, "trials_per_day": 2},
+    fast_path_variants=[{"action_type": "continuous", "platform": (20.0, -10.0)}, {"platform": (5.0, 5.0)}],
+)

@@ -4,14 +4,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from agents.experiments import robustness as rb
 from agents.experiments.checks import CHECKS, Check, Limit
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
 
 
 def test_limits_hold_and_fail_on_the_right_side():

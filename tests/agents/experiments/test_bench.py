@@ -5,14 +5,12 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from agents.experiments import bench_trainer as bench
 from brainset_envs.benchmark import merge_sections
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
 
 
 def test_trainer_report_ratios_lower_bounds_and_targets(monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 from brainset_envs.analysis.foraging_arena import forager_actions, reference_stats
 from brainset_envs.core.grid import STAY, E, W
 from brainset_envs.tasks.foraging_arena import ForagingArenaCore
+from tests.brainset_envs.task_tables import TaskTables
 
 ID = "BrainSet/ForagingArena-v0"
 
@@ -148,3 +149,25 @@ def test_sb3_multi_input_and_mlp_policies_accept_the_observations():
         o, _ = env.reset(seed=0)
         a, _ = model.predict(o, deterministic=True)
         assert env.action_space.contains(int(a))
+
+
+# What the registry-wide tests (tests/brainset_envs/test_conformance.py) need to know about ForagingArena.
+CONFORMANCE = TaskTables(
+    task="ForagingArena",
+    bad_kwargs=[
+        ({"n_patches": -1}, "n_patches"),
+        ({"n_patches": 1000}, "n_patches"),
+        ({"reward": "money"}, "reward"),
+        ({"observation": "smell"}, "observation"),
+        ({"energy_init": 0.0}, "energy_init"),
+        ({"energy_decay": -0.1}, "energy_decay"),
+        ({"bite": 0}, "bite"),
+        ({"regrow_rate": "fast"}, "regrow_rate"),
+        ({"setpoint": 1.5}, "setpoint"),
+        ({"view_size": 6}, "view_size"),
+        ({"layout": "klyubin", "size": 7}, "size"),
+        ({"start": [-1, 0]}, "start"),
+    ],
+    short_episodes={"max_steps": 20},
+    fast_path_variants=[{"layout": "four_rooms", "n_patches": 6}],
+)

@@ -16,8 +16,7 @@ import pytest
 import brainset_envs
 from agents.objectives import available_objectives
 from agents.rules import available_rules
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
 
 
 def _usage_error(main, argv, capsys) -> str:
@@ -72,7 +71,7 @@ def test_train_rejects_bad_options_before_any_run_folder(argv, words, tmp_path, 
     for w in words:
         assert w in err, (w, err)
     assert _nothing_in(runs), "a run folder was created"
-    assert len(err.strip().splitlines()[-1]) > 0 and "train.py: error:" in err
+    assert len(err.strip().splitlines()[-1]) > 0 and ": error:" in err  # prog: test_cli checks it
 
 
 def test_train_rejects_a_missing_cuda_device(tmp_path, capsys):

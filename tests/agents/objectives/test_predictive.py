@@ -91,7 +91,7 @@ def test_ppo_curiosity_explores_four_rooms_better_than_a_random_walk():
 
     The figure and its threshold are the registry's (``agents.experiments.checks``), set from the
     robustness audit over seeds and CPU code paths (``assets/robustness.md``). The tabular optimistic
-    curiosity agent reaches 1.3x (``tests/test_classic_curiosity.py``)."""
+    curiosity agent reaches 1.3x (``tests/agents/classic/test_curiosity.py``)."""
     check = CHECKS["ppo_curiosity_coverage"]
     assert 0.6 < random_walk_coverage() < 0.72  # reference 0.62
     figures = check.tested()

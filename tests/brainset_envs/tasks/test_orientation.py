@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from brainset_envs.tasks.orientation import CLOCKWISE, OrientationCore, _BasisCache, gabor, render_gabors
+from tests.brainset_envs.task_tables import TaskTables
 
 
 def test_gabor_orientation_convention():
@@ -129,3 +130,18 @@ def test_status_line_shows_the_answered_trial_when_the_block_has_ended():
         texts.append(block.unwrapped.core.status_text(block.unwrapped.state, 0))
     assert texts == ["trial 2/3   last: wrong", "trial 3/3   last: wrong",
                      "trial 3/3 done   last: wrong"] and term
+
+
+# What the registry-wide tests (tests/brainset_envs/test_conformance.py) need to know about OrientationDiscrimination.
+CONFORMANCE = TaskTables(
+    task="OrientationDiscrimination",
+    bad_kwargs=[
+        ({"size": "big"}, "size"),
+        ({"size": 4}, "size"),
+        ({"noise_std": -0.1}, "noise_std"),
+        ({"offset_deg": []}, "offset_deg"),
+        ({"transfer": "sideways"}, "transfer"),
+        ({"contrast": 2.0}, "contrast"),
+    ],
+    short_episodes={"trials_per_episode": 3},
+)

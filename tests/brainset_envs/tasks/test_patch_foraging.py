@@ -1,5 +1,5 @@
 """PatchForaging semantics: durations, harvest and leave, the floor, conditions, analysis. (The scalar fast
-path against the batch path: tests/test_conformance.py, for every core that has one.)"""
+path against the batch path: tests/brainset_envs/test_conformance.py, for every core that has one.)"""
 
 import copy
 
@@ -9,6 +9,7 @@ import pytest
 
 from brainset_envs.analysis.patch_foraging import MVTOracle, foraging_stats, mvt_optimum, record_log
 from brainset_envs.tasks.patch_foraging import HARVEST, LEAVE, PatchForagingVectorEnv
+from tests.brainset_envs.task_tables import TaskTables
 
 ID = "BrainSet/PatchForaging-v0"
 
@@ -165,3 +166,30 @@ def test_record_log_of_an_overstaying_policy():
     assert log["duration"].sum() == pytest.approx(3 * 390.0)
     assert stats["threshold_gap"] < -1.0 and stats["rate_ratio"] < 1.0
     assert stats["harvests_per_patch"] > opt.harvests_per_patch
+
+
+# What the registry-wide tests (tests/brainset_envs/test_conformance.py) need to know about PatchForaging.
+CONFORMANCE = TaskTables(
+    task="PatchForaging",
+    bad_kwargs=[
+        ({"harvest_time": 0.0}, "harvest_time"),
+        ({"travel_time": -1.0}, "travel_time"),
+        ({"travel_time": 0.0}, "travel_time"),
+        ({"travel_time": []}, "travel_time"),
+        ({"depletion": "flat"}, "depletion"),
+        ({"depletion": (14.9, -2.0)}, "depletion"),
+        ({"depletion": []}, "depletion"),
+        ({"richness_sd": -1.0}, "richness_sd"),
+        ({"richness_min": 5.0, "richness_max": 4.0}, "richness_max"),
+        ({"richness_mean": 20.0}, "richness_mean"),
+        ({"reward_floor": "high"}, "reward_floor"),
+        ({"block_time": 0.0}, "block_time"),
+        ({"arrival_harvest": "yes"}, "arrival_harvest"),
+        ({"block_cue": 1}, "block_cue"),
+    ],
+    short_episodes={"block_time": 40.0},
+    fast_path_variants=[
+        {"harvest_time": 2.9, "travel_time": 7.3, "block_time": 50.0, "arrival_harvest": False},
+        {"reward_floor": 6.0, "richness_sd": 4.0, "richness_min": 3.0},  # the floor and the clipping act
+    ],
+)

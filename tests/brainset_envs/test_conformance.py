@@ -12,24 +12,25 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import brainset_envs
 from brainset_envs.core.vector import check_action_batch
-from tests.conftest import (
-    BAD_KWARGS,
-    BLIND_START,
-    FAST_PATH_VARIANTS,
-    SEED_INDEPENDENT,
-    SHORT_EPISODES,
-    task_stem,
-)
+from tests.brainset_envs.task_tables import TaskTables, collect, task_stem
 
 IDS = brainset_envs.env_ids()
+TABLES = collect()  # each task's CONFORMANCE, declared in tests/brainset_envs/tasks/test_<task>.py
+
+
+def _tables(env_id: str) -> TaskTables:
+    stem = task_stem(env_id)
+    if stem not in TABLES:
+        raise AssertionError(f"{env_id}: declare CONFORMANCE = TaskTables(task={stem!r}, ...) at the end of its "
+                             "test file in tests/brainset_envs/tasks/ (see tests/brainset_envs/task_tables.py)")
+    return TABLES[stem]
 
 
 def test_registry_lists_every_task():
     assert len(IDS) >= 1
     assert all(i.startswith("BrainSet/") and i.endswith("-v0") for i in IDS)
     for env_id in IDS:
-        assert task_stem(env_id) in BAD_KWARGS, f"add malformed-argument cases for {env_id} to conftest"
-        assert task_stem(env_id) in SHORT_EPISODES, f"add short-episode arguments for {env_id} to conftest"
+        assert _tables(env_id).bad_kwargs, f"{env_id}: its CONFORMANCE names no malformed-argument cases"
 
 
 def test_make_with_module_prefix_in_fresh_interpreter():
@@ -97,7 +98,7 @@ def test_determinism_and_observations_in_space(env_id):
     t1, t2 = _rollout(env1, 42, actions), _rollout(env2, 42, actions)
     assert data_equivalence(t1, t2), "same seed and actions gave different transitions"
     t3 = _rollout(gym.make(env_id), 43, actions)
-    if task_stem(env_id) in SEED_INDEPENDENT:
+    if _tables(env_id).seed_independent:
         assert data_equivalence(t1, t3)
     else:
         assert not data_equivalence(t1, t3), "different seeds gave identical episodes"
@@ -106,14 +107,14 @@ def test_determinism_and_observations_in_space(env_id):
 @pytest.mark.parametrize("env_id", IDS)
 def test_reset_without_seed_continues_stream(env_id):
     env = gym.make(env_id)
-    blind = task_stem(env_id) in BLIND_START  # the first observation tells nothing: compare the info too
+    blind = _tables(env_id).blind_start  # the first observation tells nothing: compare the info too
     pick = (lambda r: r) if blind else (lambda r: r[0])
     first = pick(env.reset(seed=7))
     second = pick(env.reset())
     third = pick(env.reset(seed=7))
     assert data_equivalence(first, third)
     later = [pick(env.reset()) for _ in range(5)]
-    if task_stem(env_id) in SEED_INDEPENDENT:  # no randomness at all: every start is the same
+    if _tables(env_id).seed_independent:  # no randomness at all: every start is the same
         assert all(data_equivalence(first, o) for o in [second, *later])
     else:  # a continuing stream: the next episodes differ from the seeded one (over a few resets)
         assert any(not data_equivalence(first, o) for o in [second, *later])
@@ -204,7 +205,7 @@ N_VEC = 5  # envs of the native vector env compared with as many single envs
 
 
 def _short(env_id):
-    return SHORT_EPISODES[task_stem(env_id)]
+    return _tables(env_id).short_episodes
 
 
 def _core(env_id, **kwargs):
@@ -260,20 +261,22 @@ def test_native_vector_env_matches_single_envs_exactly(env_id):
         if shared and pending.any():
             return
     assert ends.min() >= 3, f"episode ends per env {ends.tolist()} in {steps} steps: shorten the episodes " \
-        "in conftest.SHORT_EPISODES"
+        "in its CONFORMANCE.short_episodes"
     reset_all(None)  # unseeded resets continue every env's stream
 
 
 def _step_one_cases():
     cases = []
     for env_id in IDS:
+        if task_stem(env_id) not in TABLES:
+            continue  # test_registry_lists_every_task says what is missing
         if not _core(env_id, **_short(env_id)).has_step_one():
             continue  # the single env runs the batch path itself: nothing to compare
         stem = task_stem(env_id)
         cases.append(pytest.param(env_id, {}, id=env_id))
         if env_id == f"BrainSet/{stem}-v0":  # each task's extra configurations, once
             cases += [pytest.param(env_id, kw, id=f"{env_id}-{j}")
-                      for j, kw in enumerate(FAST_PATH_VARIANTS.get(stem, []))]
+                      for j, kw in enumerate(TABLES[stem].fast_path_variants)]
     return cases
 
 
@@ -310,7 +313,7 @@ def test_step_one_fast_path_equals_batch_path(env_id, extra):
             core.reset(batch, None, as_rng(gen_batch))
             if ends >= 4:
                 break
-    assert ends >= 4, f"{ends} episode ends in 600 steps: shorten the episodes in conftest.SHORT_EPISODES"
+    assert ends >= 4, f"{ends} episode ends in 600 steps: shorten the episodes in its CONFORMANCE.short_episodes"
 
 
 def _batch_of_one(obs):
@@ -399,6 +402,6 @@ def test_bad_input_raises_clear_errors(env_id):
     with pytest.raises((TypeError, ValueError), match="render_mode"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gym.make warns about the unknown mode before the env raises
         gym.make(env_id, render_mode="hologram")
-    for kwargs, word in BAD_KWARGS[task_stem(env_id)]:
+    for kwargs, word in _tables(env_id).bad_kwargs:
         with pytest.raises((TypeError, ValueError), match=word):
             gym.make(env_id, **kwargs)

@@ -9,6 +9,7 @@ import pytest
 
 from agents.classic.curiosity import ExploreConfig, TabularCuriosity, explore, save_exploration
 from agents.experiments.checks import CHECKS, random_walk_coverage
+from tests import ROOT
 
 
 def test_q_learning_and_the_bonuses_follow_the_textbook_rules():
@@ -59,7 +60,8 @@ def test_optimistic_curiosity_visits_1_3x_the_cells_of_a_random_walk():
                "count_ratio_to_random_walk": count.coverage().mean() / random_walk}
     assert not check.failures(figures), check.failures(figures)
     # the bonus of a state visited 10+ times is below half that of a novel state (few cells get 50 visits in
-    # one 3000-step lifetime here; the 50-visit check of the deep agents is in test_objectives_predictive.py)
+    # one 3000-step lifetime here; the 50-visit check of the deep agents is in
+    # tests/agents/objectives/test_predictive.py)
     novel, familiar = [], []
     for cells, bonus in zip(curious.cells, curious.bonuses, strict=True):
         visits = np.zeros(curious.agent.n_states, int)
@@ -99,9 +101,8 @@ def test_exploration_is_reproducible_and_checks_its_arguments(tmp_path):
 
 def test_explore_script(tmp_path):
     import importlib.util
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("explore_script", Path(__file__).parents[1] / "scripts/explore.py")
+    spec = importlib.util.spec_from_file_location("explore_script", ROOT / "scripts/explore.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.main(["--walkers", "2", "--steps", "100", "--layout", "open", "--size", "5", "--start", "0", "0",

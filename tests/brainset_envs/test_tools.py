@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import gymnasium as gym
 import imageio.v2 as imageio
@@ -14,8 +13,7 @@ import brainset_envs
 from brainset_envs import benchmark as bm
 from brainset_envs.play import play
 from brainset_envs.recording import record_episodes
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".mp4"])

@@ -6,6 +6,7 @@ import pytest
 
 from brainset_envs.analysis.harlow import IdealLearner, ideal_accuracy, trial_accuracy
 from brainset_envs.tasks.harlow import FEATURES, N_SHAPES, SHAPES, shape_mask
+from tests.brainset_envs.task_tables import TaskTables
 
 
 @pytest.mark.parametrize("env_id", ["BrainSet/Harlow-v0", "BrainSet/HarlowPixels-v0"])
@@ -87,3 +88,17 @@ def test_bad_arguments_of_the_analysis():
         ideal_accuracy(0)
     with pytest.raises(ValueError, match="episodes"):
         trial_accuracy(gym.make("BrainSet/Harlow-v0"), lambda o: 0, episodes=0)
+
+
+# What the registry-wide tests (tests/brainset_envs/test_conformance.py) need to know about Harlow.
+CONFORMANCE = TaskTables(
+    task="Harlow",
+    bad_kwargs=[
+        ({"trials": 0}, "trials"),
+        ({"trials": 2.5}, "trials"),
+        ({"observation": "sound"}, "observation"),
+        ({"object_size": 4}, "object_size"),
+        ({"observation": "pixels", "object_size": 20}, "object_size"),
+    ],
+    short_episodes={},
+)

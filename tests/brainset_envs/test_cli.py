@@ -13,8 +13,7 @@ import pytest
 
 from brainset_envs import cli as brainset_cli
 from brainset_envs.cli import COMMANDS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
 
 
 def _target(name: str):
@@ -66,14 +65,15 @@ def test_help_lists_the_commands(capsys):
     assert all(c.help in out for c in COMMANDS.values()) and 'pip install "brainset[agents]"' in out
 
 
-def test_command_help_equals_the_script_help_but_the_prog_name():
-    script = _python(str(ROOT / "scripts" / "fig4.py"), "--help")
-    command = _python("-m", "brainset_envs.cli", "fig4", "--help")
+@pytest.mark.parametrize("name", ["fig4", "train", "render"])
+def test_command_help_equals_the_script_help_but_the_prog_name(name):
+    script = _python(str(ROOT / "scripts" / f"{name}.py"), "--help")
+    command = _python("-m", "brainset_envs.cli", name, "--help")
     assert script.returncode == command.returncode == 0, (script.stderr, command.stderr)
-    assert script.stdout.startswith("usage: fig4.py ") and command.stdout.startswith("usage: brainset fig4 ")
+    assert script.stdout.startswith(f"usage: {name}.py ") and command.stdout.startswith(f"usage: brainset {name} ")
     # argparse wraps the usage lines after the prog name: compare with the names taken out
-    assert " ".join(script.stdout.replace("usage: fig4.py", "usage:", 1).split()) == \
-        " ".join(command.stdout.replace("usage: brainset fig4", "usage:", 1).split())
+    assert " ".join(script.stdout.replace(f"usage: {name}.py", "usage:", 1).split()) == \
+        " ".join(command.stdout.replace(f"usage: brainset {name}", "usage:", 1).split())
 
 
 def test_a_missing_agents_extra_is_one_line_and_exit_2():

@@ -13,6 +13,7 @@ from agents.objectives import gae, register_objective
 from agents.objectives.reward import RewardObjective
 from agents.run_folder import load_checkpoint, save_checkpoint
 from agents.trainer import NonFiniteError, train
+from tests import ROOT
 
 
 def _cfg(env_id, tmp_path, *overrides):
@@ -176,9 +177,8 @@ def test_run_folder_contents_and_load_agent(tmp_path):
 def test_cli_trains_then_resumes_the_same_run(tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     base = [sys.executable, str(root / "scripts" / "train.py"), "--env", "CartPole-v1", "--arch", "mlp",
             "--seed", "3", "--runs-dir", str(tmp_path), "--no-video", "--no-progress", "--device", "cpu",
             "env.num_envs=4", "train.num_steps=16", "run.checkpoint_every=64", "run.eval_episodes=4"]
