@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -24,13 +25,16 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
 
 from agents.config import ACTIVATIONS, CORES, ENCODERS, VALUE_TRUNKS, ArchConfig
+from agents.rollout import Obs
 
 Acts = dict[str, torch.Tensor] | None
+_Layer = TypeVar("_Layer", nn.Linear, nn.Conv2d)
 
 
-def _init(layer: nn.Module, gain: float = np.sqrt(2), bias: float = 0.0) -> nn.Module:
+def _init(layer: _Layer, gain: float = np.sqrt(2), bias: float = 0.0) -> _Layer:
     nn.init.orthogonal_(layer.weight, gain)
-    nn.init.constant_(layer.bias, bias)
+    if layer.bias is not None:
+        nn.init.constant_(layer.bias, bias)
     return layer
 
 
@@ -83,7 +87,7 @@ class MLP(nn.Module):
                  first_index: int = 1):
         super().__init__()
         self.layers = nn.ModuleDict()
-        self.names = []
+        self.names: list[str] = []
         self.act = _act(activation)
         d = in_dim
         for i, h in enumerate(sizes):
@@ -146,27 +150,39 @@ class Encoder(nn.Module):
 
     def __init__(self, space: spaces.Space, cfg: ArchConfig):
         super().__init__()
+        self.keys: list[str] | None
         if isinstance(space, spaces.Dict):
             self.keys = list(space.spaces)
-            self.parts = nn.ModuleDict({k: InputEncoder(s, cfg, f"{k}.")
-                                        for k, s in space.spaces.items()})
-            self.out_dim = sum(p.out_dim for p in self.parts.values())
+            parts = {k: InputEncoder(s, cfg, f"{k}.") for k, s in space.spaces.items()}
+            self.parts = nn.ModuleDict(parts)
+            self.out_dim = sum(p.out_dim for p in parts.values())
         else:
             self.keys = None
             self.part = InputEncoder(space, cfg, "")
             self.out_dim = self.part.out_dim
 
-    def forward(self, x, acts: Acts = None) -> torch.Tensor:
+    def forward(self, x: Obs, acts: Acts = None) -> torch.Tensor:
         if self.keys is None:
             return self.part(x, acts)
+        if not isinstance(x, dict):
+            raise TypeError("an encoder of a Dict observation space takes a dict of tensors")
         return torch.cat([self.parts[k](x[k], acts) for k in self.keys], dim=-1)
 
 
-def preprocess(obs, space: spaces.Space):
+def preprocess(obs: Obs, space: spaces.Space) -> Obs:
     """Raw observation tensors (as the env gives them, batch first) -> the encoder's float input:
     HWC images -> CHW, uint8 -> /255, Discrete -> one-hot, other Boxes -> float."""
     if isinstance(space, spaces.Dict):
-        return {k: preprocess(obs[k], s) for k, s in space.spaces.items()}
+        if not isinstance(obs, dict):
+            raise TypeError(f"observations of the Dict space {space} must be a dict of tensors")
+        return {k: _preprocess_array(obs[k], s) for k, s in space.spaces.items()}
+    if isinstance(obs, dict):
+        raise TypeError(f"observations of the space {space} must be a tensor, not a dict")
+    return _preprocess_array(obs, space)
+
+
+def _preprocess_array(obs: torch.Tensor, space: spaces.Space) -> torch.Tensor:
+    """:func:`preprocess` of one observation tensor (not a Dict)."""
     if isinstance(space, spaces.Discrete):
         return nn.functional.one_hot((obs.long() - int(space.start)), int(space.n)).float()
     x = obs.float()
@@ -248,7 +264,8 @@ class Trunk(nn.Module):
         self.out_dim = self.core.out_dim if self.core is not None else self.encoder.out_dim
         self.state_size = self.core.state_size if self.core is not None else 0
 
-    def step(self, x, state: torch.Tensor, first: torch.Tensor | None, acts: Acts = None):
+    def step(self, x: Obs, state: torch.Tensor, first: torch.Tensor | None,
+             acts: Acts = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Preprocessed batch (B, ...) -> (output h, new state, encoder features)."""
         feats = self.encoder(x, acts)
         if self.core is None:
@@ -261,7 +278,8 @@ class Trunk(nn.Module):
             acts["core"] = h
         return h, state, feats
 
-    def sequence(self, x, state0: torch.Tensor, first: torch.Tensor, acts: Acts = None):
+    def sequence(self, x: Obs, state0: torch.Tensor, first: torch.Tensor,
+                 acts: Acts = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Preprocessed flat (L*B, ...) time-major batch -> (h (L*B, H), last state, features)."""
         feats = self.encoder(x, acts)
         if self.core is None:
@@ -325,17 +343,18 @@ class Agent(nn.Module):
     def initial_state(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
         return torch.zeros(n, self.state_size, device=device)
 
-    def encode(self, obs, acts: Acts = None) -> torch.Tensor:
+    def encode(self, obs: Obs, acts: Acts = None) -> torch.Tensor:
         """Raw observations (batch first) -> the policy trunk's encoder features."""
         return self.trunk.encoder(preprocess(obs, self.observation_space), acts)
 
-    def _out(self, h, hv, state, acts, feats) -> AgentOutput:
+    def _out(self, h: torch.Tensor, hv: torch.Tensor, state: torch.Tensor, acts: Acts,
+             feats: torch.Tensor) -> AgentOutput:
         logits = self.policy(h)
         if acts is not None:
             acts["policy"] = logits
         return AgentOutput(logits, self.value(hv).squeeze(-1), state, feats, acts or {}, self.log_std)
 
-    def forward(self, obs, state: torch.Tensor | None = None, first: torch.Tensor | None = None,
+    def forward(self, obs: Obs, state: torch.Tensor | None = None, first: torch.Tensor | None = None,
                 return_activations: bool = False) -> AgentOutput:
         """One step for a batch: ``obs`` raw (B, ...), ``state`` (B, state_size), ``first`` (B,) bool."""
         acts: Acts = {} if return_activations else None
@@ -348,7 +367,7 @@ class Agent(nn.Module):
         hv, sv, _ = self.value_trunk.step(x, state[:, self._split:], first)
         return self._out(h, hv, torch.cat([sp, sv], -1), acts, feats)
 
-    def forward_sequence(self, obs, state0: torch.Tensor, first: torch.Tensor,
+    def forward_sequence(self, obs: Obs, state0: torch.Tensor, first: torch.Tensor,
                          return_activations: bool = False) -> AgentOutput:
         """A time-major sequence: ``obs`` (L, B, ...), ``state0`` (B, S), ``first`` (L, B); outputs are
         flattened to (L*B, ...). Gradients flow through the whole sequence (truncated BPTT)."""
@@ -362,8 +381,8 @@ class Agent(nn.Module):
         return self._out(h, hv, torch.cat([sp, sv], -1), acts, feats)
 
     @torch.no_grad()
-    def act(self, obs, state: torch.Tensor | None = None, first: torch.Tensor | None = None,
-            deterministic: bool = False):
+    def act(self, obs: Obs, state: torch.Tensor | None = None, first: torch.Tensor | None = None,
+            deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(action, log-probability, value, new state) for a batch of raw observations."""
         out = self.forward(obs, state, first)
         if out.log_std is None:  # Discrete: plain tensor ops (cheaper than building a Categorical)
@@ -384,7 +403,7 @@ class Agent(nn.Module):
         return a, logp, out.value, out.state
 
 
-def _batch_size(x) -> int:
+def _batch_size(x: Obs) -> int:
     return next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]
 
 
@@ -408,6 +427,7 @@ def stage_names(agent: Agent) -> list[str]:
     """Names of every recordable activation, in order from input to output."""
     with torch.no_grad():
         obs = agent.observation_space.sample()
+        x: Obs
         if isinstance(obs, dict):
             x = {k: torch.as_tensor(np.asarray(v))[None] for k, v in obs.items()}
         else:

@@ -16,12 +16,12 @@ from agents.run_folder import checkpoint_path, load_checkpoint
 def build_components(cfg: Config, observation_space, action_space):
     """(agent, objective, rule) for the config: objectives add their heads before the rule prepares the
     model, so rules, optimizer and checkpoints all see them."""
-    agent: torch.nn.Module = build_agent(observation_space, action_space, cfg.arch)
+    agent = build_agent(observation_space, action_space, cfg.arch)
     objective = get_objective(cfg.objective.spec, cfg.objective.kwargs)
     objective.build(agent)
     rule = get_rule(cfg.rule.name, **cfg.rule.kwargs)
-    agent = rule.prepare(agent)
-    return agent, objective, rule
+    model: torch.nn.Module = rule.prepare(agent)  # the built-in rules return the agent, layers replaced
+    return model, objective, rule
 
 
 def load_agent(path: str | Path, which: str = "best", device: str | torch.device = "cpu"):

@@ -13,6 +13,7 @@ only starts the next episode: its action is ignored and its reward is 0): losses
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,30 +27,42 @@ def _torch_dtype(dtype: np.dtype) -> torch.dtype:
     return torch.from_numpy(np.zeros(1, dtype=dtype)).dtype
 
 
-def alloc_obs(space: spaces.Space, lead: tuple[int, ...], device: torch.device) -> Obs:
-    if isinstance(space, spaces.Dict):
-        return {k: alloc_obs(s, lead, device) for k, s in space.spaces.items()}
+def _alloc_array(space: spaces.Space, lead: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    if space.shape is None or space.dtype is None:  # e.g. a Dict inside a Dict: Obs is one level deep
+        raise TypeError(f"observation space {space} is not supported; use Box, Discrete, MultiBinary or "
+                        "a Dict of those")
     return torch.zeros(*lead, *space.shape, dtype=_torch_dtype(space.dtype), device=device)
 
 
-def obs_to_tensor(obs, device: torch.device) -> Obs:
+def alloc_obs(space: spaces.Space, lead: tuple[int, ...], device: torch.device) -> Obs:
+    if isinstance(space, spaces.Dict):
+        return {k: _alloc_array(s, lead, device) for k, s in space.spaces.items()}
+    return _alloc_array(space, lead, device)
+
+
+def obs_to_tensor(obs: np.ndarray | dict[str, np.ndarray], device: torch.device) -> Obs:
     """A batch of observations from the vector env -> tensors on ``device`` (one transfer per array)."""
     if isinstance(obs, dict):
         return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in obs.items()}
     return torch.from_numpy(np.ascontiguousarray(obs)).to(device)
 
 
-def index_obs(obs: Obs, *idx) -> Obs:
+def index_obs(obs: Obs, *idx: int | slice | torch.Tensor) -> Obs:
     if isinstance(obs, dict):
         return {k: v[idx] for k, v in obs.items()}
     return obs[idx]
 
 
-def set_obs(buf: Obs, t: int, value: Obs) -> None:
+def set_obs(buf: Obs, t: int | torch.Tensor, value: Obs) -> None:
+    """Write ``value`` into rows ``t`` of ``buf`` (a tensor or a dict of tensors, like ``value``)."""
     if isinstance(buf, dict):
+        if not isinstance(value, dict):
+            raise TypeError("set_obs: a dict buffer takes a dict of tensors")
         for k in buf:
             buf[k][t] = value[k]
     else:
+        if isinstance(value, dict):
+            raise TypeError("set_obs: a tensor buffer takes a tensor")
         buf[t] = value
 
 
@@ -77,8 +90,10 @@ class Rollout:
         z = lambda *s, dt=torch.float32: torch.zeros(*s, dtype=dt, device=device)  # noqa: E731
         if isinstance(act_space, spaces.Discrete):
             actions = z(T, N, dt=torch.long)
-        else:
+        elif act_space.shape is not None:
             actions = z(T, N, *act_space.shape)
+        else:
+            raise TypeError(f"action space {act_space} is not supported; use Discrete or a Box")
         return cls(obs=alloc_obs(obs_space, (T + 1, N), device), first=z(T + 1, N, dt=torch.bool),
                    states=z(T + 1, N, state_size), actions=actions, logprobs=z(T, N), values=z(T + 1, N),
                    rewards=z(T, N), terminated=z(T, N), truncated=z(T, N), valid=z(T, N), intrinsic=z(T, N),
@@ -97,7 +112,7 @@ class Rollout:
         """Observation after each step, (T, N, ...)."""
         return index_obs(self.obs, slice(1, None))
 
-    def minibatches(self, num_minibatches: int, seq_len: int, generator: torch.Generator):
+    def minibatches(self, num_minibatches: int, seq_len: int, generator: torch.Generator) -> Iterator[Batch]:
         """Yield :class:`Batch` es covering the rollout once, in random order. ``seq_len`` 1 gives the
         valid transitions, independently; larger values give sequences of that length for truncated
         BPTT (reset steps inside them are masked by ``Batch.mask``)."""

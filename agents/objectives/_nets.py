@@ -8,16 +8,16 @@ layer is a plain ``nn.Linear`` / ``nn.Conv2d`` that the learning rules know how 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents.architectures import MLP, ConvStages, Encoder, flat_dim, image_layout, preprocess
+from agents.architectures import MLP, Agent, ConvStages, Encoder, flat_dim, image_layout, preprocess
 from agents.config import ArchConfig
-from agents.rollout import Obs, index_obs
+from agents.rollout import Obs, Rollout, index_obs
 
 
 def action_dim(space: spaces.Space) -> int:
@@ -37,12 +37,13 @@ def action_features(actions: torch.Tensor, space: spaces.Space) -> torch.Tensor:
 
 
 def head(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu",
-         out_gain: float = 1.0) -> nn.Sequential:
-    """An MLP ``in_dim -> hidden... -> out_dim`` (Linear layers only, last one linear)."""
+         out_gain: float = 1.0, out_bias: float = 0.0) -> nn.Sequential:
+    """An MLP ``in_dim -> hidden... -> out_dim`` (Linear layers only, last one linear; its weights
+    orthogonal times ``out_gain``, its biases ``out_bias``)."""
     body = MLP(in_dim, hidden, activation)
     out = nn.Linear(body.out_dim, out_dim)
     nn.init.orthogonal_(out.weight, out_gain)
-    nn.init.zeros_(out.bias)
+    nn.init.constant_(out.bias, out_bias)
     return nn.Sequential(body, out)
 
 
@@ -79,9 +80,24 @@ def own_encoder(space: spaces.Space, cfg: ArchConfig) -> Encoder:
     return Encoder(space, cfg)
 
 
-def encode(encoder: Encoder, obs: Obs, space: spaces.Space) -> torch.Tensor:
-    """Raw observations (batch first) through ``encoder``."""
+def encode(encoder: nn.Module, obs: Obs, space: spaces.Space) -> torch.Tensor:
+    """Raw observations (batch first) through ``encoder`` (an :class:`Encoder`, e.g. from ``agent.aux``)."""
     return encoder(preprocess(obs, space))
+
+
+def require_agent(agent: Agent | None, name: str) -> Agent:
+    """The agent an objective was built on or attached to (its networks live in ``agent.aux``)."""
+    if agent is None:
+        raise RuntimeError(f"objective {name!r} has no agent yet: call build(agent) or attach(agent) first")
+    return agent
+
+
+def as_agent(model: nn.Module, name: str) -> Agent:
+    """``model`` (what the learning rule trains, passed to ``Objective.prepare``) as the :class:`Agent`
+    whose ``aux`` holds the objective's networks."""
+    if not isinstance(model, Agent):
+        raise TypeError(f"objective {name!r} needs an agents.architectures.Agent, got {type(model).__name__}")
+    return model
 
 
 class PairEncoder(nn.Module):
@@ -89,16 +105,20 @@ class PairEncoder(nn.Module):
     along channels (images) or features (vectors), so each layer sees each sample once (which direct
     feedback alignment needs). Same architecture as the agent's encoder, with doubled input channels."""
 
+    out_dim: int  # width of the features (a Dict's parts are PairEncoders too)
+
     def __init__(self, space: spaces.Space, cfg: ArchConfig):
         super().__init__()
         self.space = space
+        self.keys: list[str] | None
         if isinstance(space, spaces.Dict):
             self.keys = list(space.spaces)
-            self.parts = nn.ModuleDict({k: PairEncoder(s, cfg) for k, s in space.spaces.items()})
-            self.out_dim = sum(p.out_dim for p in self.parts.values())
+            parts = {k: PairEncoder(s, cfg) for k, s in space.spaces.items()}
+            self.parts = nn.ModuleDict(parts)
+            self.out_dim = sum(p.out_dim for p in parts.values())
             return
         self.keys = None
-        self.conv = None
+        self.conv: ConvStages | None = None
         if isinstance(space, spaces.Box) and len(space.shape) == 3 and cfg.name.split("+")[0] != "mlp":
             s = space.shape
             c, h, w = (s[2], s[0], s[1]) if image_layout(space) == "hwc" else s
@@ -110,8 +130,12 @@ class PairEncoder(nn.Module):
 
     def forward(self, obs: Obs, next_obs: Obs) -> torch.Tensor:
         if self.keys is not None:
+            if not isinstance(obs, dict) or not isinstance(next_obs, dict):
+                raise TypeError("a pair encoder of a Dict observation space takes dicts of tensors")
             return torch.cat([self.parts[k](obs[k], next_obs[k]) for k in self.keys], dim=-1)
         a, b = preprocess(obs, self.space), preprocess(next_obs, self.space)
+        if isinstance(a, dict) or isinstance(b, dict):
+            raise TypeError(f"observations of the space {self.space} must be tensors, not dicts")
         if self.conv is not None:
             return self.mlp(self.conv(torch.cat([a, b], dim=1)))
         return self.mlp(torch.cat([a.flatten(1), b.flatten(1)], dim=1))
@@ -133,7 +157,8 @@ def n_rows(obs: Obs) -> int:
     return next(iter(obs.values())).shape[0] if isinstance(obs, dict) else obs.shape[0]
 
 
-def per_transition(fn, rollout, chunk: int = 4096) -> torch.Tensor:
+def per_transition(fn: Callable[[Obs, torch.Tensor, Obs], torch.Tensor], rollout: Rollout,
+                   chunk: int = 4096) -> torch.Tensor:
     """``fn(obs, actions, next_obs)`` -> (rows,) over every transition of a rollout, in chunks of flat
     rows (bounded memory for image rollouts); returns (T, N)."""
     T, N = rollout.T, rollout.N
@@ -146,8 +171,10 @@ def per_transition(fn, rollout, chunk: int = 4096) -> torch.Tensor:
 
 def cat_obs(a: Obs, b: Obs) -> Obs:
     """Two flat observation batches stacked along the batch axis."""
-    if isinstance(a, dict):
+    if isinstance(a, dict) and isinstance(b, dict):
         return {k: torch.cat([a[k], b[k]], 0) for k in a}
+    if isinstance(a, dict) or isinstance(b, dict):
+        raise TypeError("cat_obs: both batches must be dicts of tensors, or both tensors")
     return torch.cat([a, b], 0)
 
 
@@ -161,8 +188,8 @@ def obs_dim(space: spaces.Space) -> int:
 def flat_features(obs: Obs, space: spaces.Space) -> torch.Tensor:
     """Raw observations -> preprocessed and flattened (B, obs_dim)."""
     x = preprocess(obs, space)
-    if isinstance(x, dict):
-        return torch.cat([x[k].flatten(1) for k in space.spaces], 1)
+    if isinstance(x, dict):  # in the order of the Dict space's keys (preprocess keeps it)
+        return torch.cat([v.flatten(1) for v in x.values()], 1)
     return x.flatten(1)
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from agents.architectures import Agent
 from agents.registry import OBJECTIVES, parse_spec
 from agents.rollout import Batch, Rollout
 
@@ -43,20 +44,27 @@ class Objective:
     """Base class. Subclasses set ``name`` and override what they use."""
 
     name: str = "base"
-    needs_policy: bool = False  # its intrinsic reward must be maximised by a policy-gradient term
     drives_policy: bool = False  # it is such a term (trains the policy on extrinsic + intrinsic reward)
     policy_defaults: dict = {}  # options for the policy term added for it (see get_objective)
     trainer_hooks: tuple[str, ...] = ()  # entry points of hooks the trainer attaches (agents.hooks)
 
-    def build(self, agent: nn.Module) -> None:
-        """Add heads this objective needs to ``agent.aux`` (called once, before training)."""
+    @property
+    def needs_policy(self) -> bool:
+        """True when its intrinsic reward must be maximised by a policy-gradient term (subclasses
+        override it with a class attribute, or a property when it depends on their options)."""
+        return False
+
+    def build(self, agent: Agent) -> None:
+        """Add heads this objective needs to ``agent.aux`` (called once, before training, on the agent
+        the learning rule will then prepare)."""
 
     def intrinsic_reward(self, rollout: Rollout) -> torch.Tensor | None:
         """A (T, N) intrinsic reward for the rollout's transitions, or None."""
         return None
 
     def prepare(self, rollout: Rollout, agent: nn.Module) -> None:
-        """Compute per-transition targets once per rollout (stored in ``rollout.extras``)."""
+        """Compute per-transition targets once per rollout (stored in ``rollout.extras``); ``agent`` is
+        the model the learning rule trains."""
 
     def loss(self, batch: Batch, outputs: Any) -> tuple[torch.Tensor, Metrics]:
         """(scalar loss to minimise, metrics) for one minibatch."""
@@ -79,7 +87,7 @@ class WeightedSum(Objective):
         self.terms = terms
         self.name = "+".join(o.name if w == 1.0 else f"{w:g}*{o.name}" for w, o in terms)
 
-    def build(self, agent: nn.Module) -> None:
+    def build(self, agent: Agent) -> None:
         for _, o in self.terms:
             o.build(agent)
 

@@ -55,59 +55,65 @@ exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypedDict
 
 import torch
 from gymnasium import spaces
 from torch import nn
 
+from agents.architectures import Agent, AgentOutput
 from agents.objectives._nets import (
     NORMALIZE,
     PairEncoder,
     RunningStats,
+    as_agent,
+    cat_obs,
     encode,
     flat_obs,
     head,
     normalise,
+    obs_rows,
     own_encoder,
     per_transition,
+    require_agent,
 )
 from agents.objectives.base import Metrics, Objective
-from agents.rollout import Batch, Rollout, index_obs, masked_mean
+from agents.rollout import Batch, Obs, Rollout, index_obs, masked_mean, set_obs
 
 LN2 = math.log(2.0)
 
 
-def _number(k: str, key: str, v, lo: float = 0.0) -> float:
+def _number(k: str, key: str, v: object, lo: float = 0.0) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= lo:
         raise ValueError(f"{k}.{key}={v!r} must be a number >= {lo}")
     return float(v)
 
 
-def _rows(obs, idx):
-    """Rows ``idx`` (index tensor or slice) of a flat observation batch."""
-    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+class _Memory(TypedDict):
+    """The replay memory of windows (a plain dict in checkpoints): s_t, s_{t+n}, the action sequence's
+    index and which of the two regressions learns from the window."""
+
+    obs: Obs
+    final: Obs
+    seq: torch.Tensor
+    half: torch.Tensor
 
 
-def _cat(a, b):
-    return {k: torch.cat([a[k], b[k]]) for k in a} if isinstance(a, dict) else torch.cat([a, b])
+class _Replayed(_Memory):
+    """This rollout's replayed windows, with their decoder targets log q(a|s, s')."""
+
+    logq: torch.Tensor
 
 
-def _map(obs, fn):
+def _map(obs: Obs, fn: Callable[[torch.Tensor], torch.Tensor]) -> Obs:
     return {k: fn(v) for k, v in obs.items()} if isinstance(obs, dict) else fn(obs)
 
 
-def _assign(dst, slot: torch.Tensor, src) -> None:
-    if isinstance(dst, dict):
-        for k in dst:
-            dst[k][slot] = src[k]
-    else:
-        dst[slot] = src
-
-
-def _pad_final(obs, n: int, T: int):
+def _pad_final(obs: Obs, n: int, T: int) -> Obs:
     """s_{t+n} for every t < T, flat (T*N, ...); rows past the rollout repeat its last observation
     (those windows are never valid)."""
-    def one(x):
+    def one(x: torch.Tensor) -> torch.Tensor:
         idx = torch.clamp(torch.arange(T, device=x.device) + n, max=T)
         return x[idx].flatten(0, 1)
     return _map(obs, one)
@@ -145,27 +151,29 @@ class EmpowermentObjective(Objective):
         self.source_coef = _number(k, "source_coef", source_coef)
         self.stats = RunningStats()
         self.seen = 0  # valid transitions seen (for the warmup)
-        self._agent: nn.Module | None = None
-        self._memory: dict | None = None  # replay: obs, final obs, sequence index; filled in prepare
+        self._agent: Agent | None = None
+        self._memory: _Memory | None = None  # replay: obs, final obs, sequence index; filled in prepare
         self._filled = 0
+        self._batch: _Replayed | None = None  # this rollout's replayed windows; drawn in prepare
 
-    def build(self, agent: nn.Module) -> None:
+    def build(self, agent: Agent) -> None:
         self._check_actions(agent)
         obs_space, cfg, aux = agent.observation_space, agent.cfg, agent.aux
-        aux["empowerment_encoder"] = own_encoder(obs_space, cfg)
+        encoder = own_encoder(obs_space, cfg)
+        aux["empowerment_encoder"] = encoder
         aux["empowerment_encoder2"] = own_encoder(obs_space, cfg)
-        d = aux["empowerment_encoder"].out_dim
         for key in ("empowerment_source", "empowerment_source2"):  # u and u', separate networks
-            u = head(d, self.hidden, self.K, out_gain=0.01)
-            nn.init.constant_(u[-1].bias, math.log(self.K - 1) if self.K > 1 else 0.0)  # u = -log K
-            aux[key] = u
-        aux["empowerment_pair"] = PairEncoder(obs_space, cfg)
-        aux["empowerment_decoder"] = head(aux["empowerment_pair"].out_dim, self.hidden, self.K)
+            aux[key] = head(encoder.out_dim, self.hidden, self.K, out_gain=0.01,
+                            out_bias=math.log(self.K - 1) if self.K > 1 else 0.0)  # u = -log K
+        pair = PairEncoder(obs_space, cfg)
+        aux["empowerment_pair"] = pair
+        aux["empowerment_decoder"] = head(pair.out_dim, self.hidden, self.K)
         self.attach(agent)
 
-    def attach(self, agent: nn.Module) -> EmpowermentObjective:
-        """Use the networks that :meth:`build` added to ``agent`` (e.g. a trained agent from
-        ``agents.load_agent``) for :meth:`estimate` and the other read-outs."""
+    def attach(self, model: nn.Module) -> EmpowermentObjective:
+        """Use the networks that :meth:`build` added to ``model`` (an :class:`Agent`, e.g. a trained one
+        from ``agents.load_agent``) for :meth:`estimate` and the other read-outs."""
+        agent = as_agent(model, self.name)
         self._check_actions(agent)
         if "empowerment_decoder" not in agent.aux:
             raise ValueError("attach: the agent has no empowerment networks (train it with objective "
@@ -175,7 +183,7 @@ class EmpowermentObjective(Objective):
         self._gen = torch.Generator().manual_seed(torch.initial_seed() % 2**62 + 7)
         return self
 
-    def _check_actions(self, agent: nn.Module) -> None:
+    def _check_actions(self, agent: Agent) -> None:
         space = agent.action_space
         if not isinstance(space, spaces.Discrete):
             raise ValueError(f"objective 'empowerment' needs a Discrete action space (sequences are "
@@ -189,10 +197,10 @@ class EmpowermentObjective(Objective):
 
     # -- the networks -------------------------------------------------------------------------------
 
-    def _u(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+    def _u(self, obs: Obs) -> tuple[torch.Tensor, torch.Tensor]:
         """(u(s, .), u'(s, .)), each (B, K), in nats (<= 0)."""
-        aux = self._agent.aux
-        space = self._agent.observation_space
+        agent = require_agent(self._agent, self.name)
+        aux, space = agent.aux, agent.observation_space
         z = encode(aux["empowerment_encoder"], obs, space)
         z2 = encode(aux["empowerment_encoder2"], obs, space)
         return (-nn.functional.softplus(aux["empowerment_source"](z)),
@@ -207,22 +215,22 @@ class EmpowermentObjective(Objective):
             psi = psi - self.pessimism * ((w * (u - u2) ** 2).sum(-1) / 2).sqrt()
         return psi
 
-    def source_log_probs(self, obs) -> torch.Tensor:
+    def source_log_probs(self, obs: Obs) -> torch.Tensor:
         """log w(a^n | s) of the source, (B, |A|^n); sequence index sum_k a_k |A|^k."""
         return torch.log_softmax(self._u(obs)[0], -1)
 
-    def decoder_log_probs(self, obs, final_obs) -> torch.Tensor:
+    def decoder_log_probs(self, obs: Obs, final_obs: Obs) -> torch.Tensor:
         """log q(a^n | s, s'), (B, |A|^n)."""
-        aux = self._agent.aux
+        aux = require_agent(self._agent, self.name).aux
         return torch.log_softmax(aux["empowerment_decoder"](aux["empowerment_pair"](obs, final_obs)), -1)
 
     @torch.no_grad()
-    def estimate(self, obs) -> torch.Tensor:
+    def estimate(self, obs: Obs) -> torch.Tensor:
         """psi(s): the learned n-step empowerment estimate in bits, (B,)."""
         return self._psi(*self._u(obs)) / LN2
 
     @torch.no_grad()
-    def log_partition(self, obs) -> torch.Tensor:
+    def log_partition(self, obs: Obs) -> torch.Tensor:
         """log2 sum_a exp u(s, a): the closed-form bound at the optimal source if u were exact, biased
         upwards by the noise in u (bits; for comparison with :meth:`estimate`)."""
         return torch.logsumexp(self._u(obs)[0], -1) / LN2
@@ -236,7 +244,7 @@ class EmpowermentObjective(Objective):
     def prepare(self, rollout: Rollout, agent: nn.Module) -> None:
         """Mark the n-step windows that lie inside one episode, store their sequence index and decoder
         targets, add them to the replay memory and draw this rollout's replay windows."""
-        self._agent = agent
+        self._agent = as_agent(agent, self.name)
         T, N, n = rollout.T, rollout.N, self.n
         if T < n:
             raise ValueError(f"objective.kwargs.empowerment.n={n} needs train.num_steps >= n, got {T}")
@@ -251,7 +259,7 @@ class EmpowermentObjective(Objective):
                 good &= ~done[t:t + n - 1].any(0)
             ok[t] = good
             seq[t] = self.sequence_index(acts[t:t + n].transpose(0, 1))
-        obs, final = flat_obs(rollout.obs)[: T * N], _pad_final(rollout.obs, n, T)
+        obs, final = obs_rows(flat_obs(rollout.obs), 0, T * N), _pad_final(rollout.obs, n, T)
         ok, seq = ok.flatten(), seq.flatten()
         rollout.extras["emp_ok"], rollout.extras["emp_seq"] = ok.float().view(T, N), seq.view(T, N)
         rollout.extras["emp_logq"] = self._targets(obs, final, seq).view(T, N)
@@ -259,30 +267,30 @@ class EmpowermentObjective(Objective):
         if self.replay > 0:
             if self.warmup == 0 or self.seen <= self.warmup:  # with a warmup: its exploratory windows
                 idx = torch.nonzero(ok).squeeze(1)
-                self._remember(_rows(obs, idx), _rows(final, idx), seq[idx], idx % 2)
-            if self._filled > 0:
-                m = self._memory
+                self._remember(index_obs(obs, idx), index_obs(final, idx), seq[idx], idx % 2)
+            m = self._memory
+            if m is not None and self._filled > 0:  # this rollout's replayed windows
                 pick = torch.randint(0, self._filled, (T * N,), generator=self._gen).to(seq.device)
-                b = {"obs": _rows(m["obs"], pick), "final": _rows(m["final"], pick), "seq": m["seq"][pick],
-                     "half": m["half"][pick]}
-                b["logq"] = self._targets(b["obs"], b["final"], b["seq"])
-                self._batch = b
+                b_obs, b_final, b_seq = index_obs(m["obs"], pick), index_obs(m["final"], pick), m["seq"][pick]
+                self._batch = {"obs": b_obs, "final": b_final, "seq": b_seq, "half": m["half"][pick],
+                               "logq": self._targets(b_obs, b_final, b_seq)}
 
     @torch.no_grad()
-    def _targets(self, obs, final, seq: torch.Tensor) -> torch.Tensor:
+    def _targets(self, obs: Obs, final: Obs, seq: torch.Tensor) -> torch.Tensor:
         """log q(a|s, s') of flat windows with the current decoder, in chunks."""
         out = []
         for i in range(0, len(seq), 4096):
             j = min(i + 4096, len(seq))
-            lq = self.decoder_log_probs(_rows(obs, slice(i, j)), _rows(final, slice(i, j)))
+            lq = self.decoder_log_probs(obs_rows(obs, i, j), obs_rows(final, i, j))
             out.append(lq.gather(1, seq[i:j, None]).squeeze(1))
         return torch.cat(out) if out else torch.zeros(0, device=seq.device)
 
-    def _remember(self, obs, final, seq: torch.Tensor, half: torch.Tensor) -> None:
+    def _remember(self, obs: Obs, final: Obs, seq: torch.Tensor, half: torch.Tensor) -> None:
         """Reservoir sampling: every window seen so far is in the memory with the same probability.
         ``half`` says which of the two regressions learns from each window (kept with it)."""
         if self._memory is None:
-            alloc = lambda x: torch.zeros((self.replay, *x.shape[1:]), dtype=x.dtype, device=x.device)  # noqa: E731
+            def alloc(x: torch.Tensor) -> torch.Tensor:
+                return torch.zeros((self.replay, *x.shape[1:]), dtype=x.dtype, device=x.device)
             self._memory = {"obs": _map(obs, alloc), "final": _map(final, alloc), "seq": alloc(seq),
                             "half": alloc(half)}
             self._count = 0
@@ -294,8 +302,8 @@ class EmpowermentObjective(Objective):
                            (torch.rand(k, generator=self._gen) * (pos + 1).double()).long())
         keep = slot < self.replay
         slot, src = slot[keep].to(seq.device), torch.nonzero(keep).squeeze(1).to(seq.device)
-        for key, val in (("obs", obs), ("final", final)):
-            _assign(m[key], slot, _rows(val, src))
+        set_obs(m["obs"], slot, index_obs(obs, src))
+        set_obs(m["final"], slot, index_obs(final, src))
         m["seq"][slot] = seq[src]
         m["half"][slot] = half[src]
         self._count += k
@@ -310,7 +318,7 @@ class EmpowermentObjective(Objective):
         r = self.intrinsic * normalise(r, rollout.valid, self.stats, self.normalize)
         return r if self.seen > self.warmup else torch.zeros_like(r)
 
-    def loss(self, batch: Batch, outputs) -> tuple[torch.Tensor, Metrics]:
+    def loss(self, batch: Batch, outputs: AgentOutput) -> tuple[torch.Tensor, Metrics]:
         r = batch.rollout
         obs = batch.flat_obs
         final = flat_obs(index_obs(r.obs, (batch.tt + self.n).clamp(max=r.T), batch.nn))
@@ -319,7 +327,7 @@ class EmpowermentObjective(Objective):
         half = slot % 2  # which regression learns from a window: fixed, so u and u' see disjoint data
         b = self._batch
         if b is not None:  # as many replayed windows, fixed per transition slot (same in every call)
-            obs, final = _cat(obs, _rows(b["obs"], slot)), _cat(final, _rows(b["final"], slot))
+            obs, final = cat_obs(obs, index_obs(b["obs"], slot)), cat_obs(final, index_obs(b["final"], slot))
             seq, logq_t = torch.cat([seq, b["seq"][slot]]), torch.cat([logq_t, b["logq"][slot]])
             ok, half = torch.cat([ok, torch.ones_like(ok)]), torch.cat([half, b["half"][slot]])
         logq = self.decoder_log_probs(obs, final).gather(1, seq[:, None]).squeeze(1)

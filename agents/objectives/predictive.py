@@ -39,12 +39,14 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from agents.architectures import Agent, AgentOutput
 from agents.objectives._nets import (
     NORMALIZE,
     RandomTarget,
     RunningStats,
     action_dim,
     action_features,
+    as_agent,
     cat_obs,
     encode,
     flat_features,
@@ -53,9 +55,10 @@ from agents.objectives._nets import (
     obs_dim,
     own_encoder,
     per_transition,
+    require_agent,
 )
 from agents.objectives.base import Metrics, Objective
-from agents.rollout import Batch, Rollout, masked_mean
+from agents.rollout import Batch, Obs, Rollout, masked_mean
 
 TARGETS = ("random", "inverse", "obs")
 ENCODERS = ("shared", "own")
@@ -103,7 +106,7 @@ class PredictiveObjective(Objective):
         self.inverse_coef = _check_number(n, "inverse_coef", inverse_coef)
         self.target_dim = _check_sizes(n, "target_dim", [target_dim])[0]
         self.stats = RunningStats()
-        self._agent: nn.Module | None = None
+        self._agent: Agent | None = None
 
     @property
     def needs_policy(self) -> bool:
@@ -113,27 +116,31 @@ class PredictiveObjective(Objective):
     def _key(self, part: str) -> str:
         return f"{self.name}_{part}"
 
-    def build(self, agent: nn.Module) -> None:
+    def build(self, agent: Agent) -> None:
         self._agent = agent
         space, cfg, aux = agent.observation_space, agent.cfg, agent.aux
         if self.encoder == "own":
-            aux[self._key("encoder")] = own_encoder(space, cfg)
-            z_dim = aux[self._key("encoder")].out_dim
+            encoder = own_encoder(space, cfg)
+            aux[self._key("encoder")] = encoder
+            z_dim = encoder.out_dim
         else:
             z_dim = agent.encoder.out_dim
         if self.target == "random":
             aux[self._key("target")] = RandomTarget(space, cfg, self.target_dim)
             y_dim = self.target_dim
         elif self.target == "inverse":
-            aux[self._key("phi")] = own_encoder(space, cfg)
-            y_dim = aux[self._key("phi")].out_dim
+            phi = own_encoder(space, cfg)
+            aux[self._key("phi")] = phi
+            y_dim = phi.out_dim
             aux[self._key("inverse")] = head(2 * y_dim, self.hidden, action_dim(agent.action_space))
         else:
             y_dim = obs_dim(space)
         aux[self._key("forward")] = head(z_dim + action_dim(agent.action_space), self.hidden, y_dim)
 
-    def attach(self, agent: nn.Module) -> PredictiveObjective:
-        """Use the networks :meth:`build` added to ``agent`` (e.g. a trained agent) for :meth:`bonus`."""
+    def attach(self, model: nn.Module) -> PredictiveObjective:
+        """Use the networks :meth:`build` added to ``model`` (an :class:`Agent`, e.g. a trained one) for
+        :meth:`bonus`."""
+        agent = as_agent(model, self.name)
         if self._key("forward") not in agent.aux:
             raise ValueError(f"attach: the agent has no {self.name!r} networks")
         self._agent = agent
@@ -141,14 +148,14 @@ class PredictiveObjective(Objective):
 
     # -- the pieces ---------------------------------------------------------------------------------
 
-    def _latent(self, obs, features: torch.Tensor | None = None) -> torch.Tensor:
-        agent = self._agent
+    def _latent(self, obs: Obs, features: torch.Tensor | None = None) -> torch.Tensor:
+        agent = require_agent(self._agent, self.name)
         if self.encoder == "own":
             return encode(agent.aux[self._key("encoder")], obs, agent.observation_space)
         return features if features is not None else agent.encode(obs)
 
-    def _target(self, next_obs) -> torch.Tensor:
-        agent = self._agent
+    def _target(self, next_obs: Obs) -> torch.Tensor:
+        agent = require_agent(self._agent, self.name)
         space = agent.observation_space
         if self.target == "random":
             return agent.aux[self._key("target")](next_obs)
@@ -156,9 +163,10 @@ class PredictiveObjective(Objective):
             return encode(agent.aux[self._key("phi")], next_obs, space).detach()
         return flat_features(next_obs, space)
 
-    def _errors(self, obs, actions, next_obs, features: torch.Tensor | None = None) -> torch.Tensor:
+    def _errors(self, obs: Obs, actions: torch.Tensor, next_obs: Obs,
+                features: torch.Tensor | None = None) -> torch.Tensor:
         """Per-transition squared prediction error (mean over target dimensions)."""
-        agent = self._agent
+        agent = require_agent(self._agent, self.name)
         z = self._latent(obs, features)
         a = action_features(actions, agent.action_space)
         pred = agent.aux[self._key("forward")](torch.cat([z, a], -1))
@@ -167,10 +175,10 @@ class PredictiveObjective(Objective):
     # -- the interface ------------------------------------------------------------------------------
 
     def prepare(self, rollout: Rollout, agent: nn.Module) -> None:
-        self._agent = agent
+        self._agent = as_agent(agent, self.name)
 
     @torch.no_grad()
-    def bonus(self, obs, actions: torch.Tensor, next_obs) -> torch.Tensor:
+    def bonus(self, obs: Obs, actions: torch.Tensor, next_obs: Obs) -> torch.Tensor:
         """Raw prediction error of transitions (flat batches), before any scaling: the curiosity."""
         return self._errors(obs, actions, next_obs)
 
@@ -181,14 +189,14 @@ class PredictiveObjective(Objective):
         r = per_transition(self._errors, rollout)
         return self.intrinsic * normalise(r, rollout.valid, self.stats, self.normalize)
 
-    def loss(self, batch: Batch, outputs) -> tuple[torch.Tensor, Metrics]:
+    def loss(self, batch: Batch, outputs: AgentOutput) -> tuple[torch.Tensor, Metrics]:
         m = batch.mask
         feats = outputs.features if self.encoder == "shared" else None
         err = self._errors(batch.flat_obs, batch.actions, batch.next_obs, feats)
         loss = masked_mean(err, m)
         metrics: Metrics = {"pred_error": loss.detach()}
         if self.target == "inverse":
-            agent = self._agent
+            agent = require_agent(self._agent, self.name)
             space = agent.observation_space
             phi = agent.aux[self._key("phi")]
             both = encode(phi, cat_obs(batch.flat_obs, batch.next_obs), space)
@@ -235,38 +243,40 @@ class RNDObjective(Objective):
         self.intrinsic = _check_number(self.name, "intrinsic", intrinsic)
         self.normalize = normalize
         self.stats = RunningStats()
-        self._agent: nn.Module | None = None
+        self._agent: Agent | None = None
 
     @property
     def needs_policy(self) -> bool:
         return self.intrinsic > 0
 
-    def build(self, agent: nn.Module) -> None:
+    def build(self, agent: Agent) -> None:
         self._agent = agent
         space, cfg = agent.observation_space, agent.cfg
         agent.aux["rnd_target"] = RandomTarget(space, cfg, self.target_dim)
-        agent.aux["rnd_encoder"] = own_encoder(space, cfg)
-        agent.aux["rnd_head"] = head(agent.aux["rnd_encoder"].out_dim, self.hidden, self.target_dim)
+        encoder = own_encoder(space, cfg)
+        agent.aux["rnd_encoder"] = encoder
+        agent.aux["rnd_head"] = head(encoder.out_dim, self.hidden, self.target_dim)
 
-    def attach(self, agent: nn.Module) -> RNDObjective:
-        """Use the networks :meth:`build` added to ``agent`` for :meth:`bonus`."""
+    def attach(self, model: nn.Module) -> RNDObjective:
+        """Use the networks :meth:`build` added to ``model`` (an :class:`Agent`) for :meth:`bonus`."""
+        agent = as_agent(model, self.name)
         if "rnd_head" not in agent.aux:
             raise ValueError("attach: the agent has no 'rnd' networks")
         self._agent = agent
         return self
 
-    def _errors(self, obs) -> torch.Tensor:
-        agent = self._agent
+    def _errors(self, obs: Obs) -> torch.Tensor:
+        agent = require_agent(self._agent, self.name)
         space = agent.observation_space
         y = agent.aux["rnd_target"](obs)
         pred = agent.aux["rnd_head"](encode(agent.aux["rnd_encoder"], obs, space))
         return ((pred - y) ** 2).mean(-1)
 
     def prepare(self, rollout: Rollout, agent: nn.Module) -> None:
-        self._agent = agent
+        self._agent = as_agent(agent, self.name)
 
     @torch.no_grad()
-    def bonus(self, obs) -> torch.Tensor:
+    def bonus(self, obs: Obs) -> torch.Tensor:
         """Raw distillation error of observations (a flat batch)."""
         return self._errors(obs)
 
@@ -277,7 +287,7 @@ class RNDObjective(Objective):
         r = per_transition(lambda o, a, o2: self._errors(o2), rollout)
         return self.intrinsic * normalise(r, rollout.valid, self.stats, self.normalize)
 
-    def loss(self, batch: Batch, outputs) -> tuple[torch.Tensor, Metrics]:
+    def loss(self, batch: Batch, outputs: AgentOutput) -> tuple[torch.Tensor, Metrics]:
         loss = masked_mean(self._errors(batch.next_obs), batch.mask)
         return loss, {"rnd_error": loss.detach()}
 
@@ -291,7 +301,7 @@ class RNDObjective(Objective):
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _action_nll(out: torch.Tensor, actions: torch.Tensor, space) -> torch.Tensor:
+def _action_nll(out: torch.Tensor, actions: torch.Tensor, space: spaces.Space) -> torch.Tensor:
     """Per-sample inverse-dynamics loss: cross-entropy (Discrete) or squared error (Box)."""
 
     if isinstance(space, spaces.Discrete):

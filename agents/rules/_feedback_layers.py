@@ -9,7 +9,7 @@ the mean ``|W|`` (sign symmetry). Weight gradients stay ``g^T x`` (local: error 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,19 @@ from torch.autograd import Function
 from torch.nn.utils.rnn import PackedSequence
 
 from agents.rules._feedback_recurrence import recurrence
+
+if TYPE_CHECKING:
+    # The mixins below are only ever combined with these torch classes (the Feedback*/Direct* layers
+    # subclass both), so the type checker sees them as subclasses of the layer they extend; at run time
+    # they are plain mixins and the torch layer comes second in each class's bases, as before.
+    from torch.nn.modules.conv import _ConvNd
+
+    ModuleHost = nn.Module
+    ConvHost = _ConvNd
+    CellHost = nn.RNNCellBase
+    SequenceHost = nn.RNNBase
+else:
+    ModuleHost = ConvHost = CellHost = SequenceHost = object
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -90,7 +103,7 @@ def feedback_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, fb
     return _FeedbackLinearFn.apply(x, w, b, fb, fb_scale)
 
 
-class Replaced:
+class Replaced(ModuleHost):
     """Mixin of every replaced layer: ``_rule_exact = True`` restores the true backward pass (probes)."""
 
     _rule_base: ClassVar[type[nn.Module]]
@@ -126,8 +139,12 @@ class _FeedbackMixin(Replaced):
     def _fb_bound(self, w: torch.Tensor) -> float:
         return 1.0 / max(1, w[0].numel()) ** 0.5  # the layer's default init: U(-1/sqrt(fan_in), ..)
 
+    def _fb_buffer(self, name: str) -> torch.Tensor:
+        """The random feedback matrix of weight ``name`` (``random`` mode)."""
+        return getattr(self, name + "_feedback")
+
     def _fb(self, name: str) -> torch.Tensor | None:
-        return getattr(self, name + "_feedback") if self._fb_mode == "random" else None
+        return self._fb_buffer(name) if self._fb_mode == "random" else None
 
     def _lin(self, x: torch.Tensor, wname: str, b: torch.Tensor | None,
              fbs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -137,7 +154,7 @@ class _FeedbackMixin(Replaced):
     def _feedbacks(self) -> dict[str, torch.Tensor]:
         """Every feedback matrix, sign feedback computed now: once per forward of a recurrent layer
         rather than once per time step's backward."""
-        return {n: (self._fb(n) if self._fb_mode == "random"
+        return {n: (self._fb_buffer(n) if self._fb_mode == "random"
                     else sign_feedback(getattr(self, n).detach(), self._fb_scale))
                 for n in self._fb_weight_names()}
 
@@ -152,7 +169,7 @@ class FeedbackLinear(_FeedbackMixin, nn.Linear):
         return _FeedbackLinearFn.apply(x, self.weight, self.bias, fb, self._fb_scale)
 
 
-def conv_padding(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+def conv_padding(m: _ConvNd, x: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
     """Input padded the way the conv layer pads it, and the integer padding left for the conv call."""
     nd = m.weight.dim() - 2
     if m.padding_mode != "zeros" or isinstance(m.padding, str):
@@ -161,7 +178,7 @@ def conv_padding(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[int]
     return x, list(m.padding)
 
 
-class _FeedbackConvMixin(_FeedbackMixin):
+class _FeedbackConvMixin(_FeedbackMixin, ConvHost):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._rule_active():
             return super().forward(x)
@@ -198,6 +215,7 @@ def cell_step(mode: str, lin: Any, x: torch.Tensor, h: torch.Tensor,
         n = torch.tanh(i_n + r * h_n)
         return (1.0 - z) * n + z * h, None
     if mode == "LSTM":
+        assert c is not None, "an LSTM step needs the cell state"
         i, f, g, o = (gi + gh).chunk(4, -1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
@@ -205,7 +223,7 @@ def cell_step(mode: str, lin: Any, x: torch.Tensor, h: torch.Tensor,
     return (torch.tanh(a) if mode == "RNN_TANH" else torch.relu(a)), None
 
 
-class _FeedbackCellMixin(_FeedbackMixin):
+class _FeedbackCellMixin(_FeedbackMixin, CellHost):
     _fb_weights = ("weight_ih", "weight_hh")
 
     def _fb_bound(self, w: torch.Tensor) -> float:
@@ -216,7 +234,9 @@ class _FeedbackCellMixin(_FeedbackMixin):
             return "GRU"
         if isinstance(self, nn.LSTMCell):
             return "LSTM"
-        return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+        if isinstance(self, nn.RNNCell):
+            return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+        raise TypeError(f"{type(self).__name__} is not an RNN, GRU or LSTM cell")
 
     def forward(self, x: torch.Tensor, hx: Any = None) -> Any:
         if not self._rule_active():
@@ -253,7 +273,7 @@ class FeedbackLSTMCell(_FeedbackCellMixin, nn.LSTMCell):
     _rule_base = nn.LSTMCell
 
 
-class _FeedbackSequenceMixin(_FeedbackMixin):
+class _FeedbackSequenceMixin(_FeedbackMixin, SequenceHost):
     """nn.RNN / GRU / LSTM (unidirectional, no projection): per layer, the input part of every time step
     in one feedback-linear product, then the recurrence as one node with its own backward through time
     (:mod:`agents.rules._feedback_recurrence`)."""
@@ -281,7 +301,7 @@ class _FeedbackSequenceMixin(_FeedbackMixin):
             z = x.new_zeros(n_layers, n, self.hidden_size)
             hx = (z, z) if lstm else z
         h0, c0 = (hx[0], hx[1]) if lstm else (hx, None)
-        out, hs, cs = x, [], []
+        out, hs, cs = x, [], []  # cs: the last cell state of each layer (LSTM)
         fbs = self._feedbacks()
         for layer in range(n_layers):
             def lin(v: torch.Tensor, which: str, layer: int = layer) -> torch.Tensor:
@@ -290,18 +310,19 @@ class _FeedbackSequenceMixin(_FeedbackMixin):
 
             gi_all = lin(out, "ih")  # input part for every time step in one product
             b_hh = getattr(self, f"bias_hh_l{layer}") if self.bias else None
-            out, h, c = recurrence(gi_all, h0[layer], c0[layer] if lstm else None,
+            out, h, c = recurrence(gi_all, h0[layer], c0[layer] if c0 is not None else None,
                                    getattr(self, f"weight_hh_l{layer}"), b_hh, fbs[f"weight_hh_l{layer}"],
                                    self.mode)
             if self.dropout and self.training and layer < n_layers - 1:
                 out = F.dropout(out, self.dropout, True)
             hs.append(h)
-            cs.append(c)
+            if c is not None:
+                cs.append(c)
         h_n = torch.stack(hs)
         c_n = torch.stack(cs) if lstm else None
         if not batched:
             out, h_n = out.squeeze(1), h_n.squeeze(1)
-            c_n = c_n.squeeze(1) if lstm else None
+            c_n = c_n.squeeze(1) if c_n is not None else None
         elif self.batch_first:
             out = out.transpose(0, 1)
         return (out, (h_n, c_n)) if lstm else (out, h_n)
@@ -319,7 +340,7 @@ class FeedbackLSTM(_FeedbackSequenceMixin, nn.LSTM):
     _rule_base = nn.LSTM
 
 
-FEEDBACK_CLASSES: dict[type[nn.Module], type[nn.Module]] = {
+FEEDBACK_CLASSES: dict[type[nn.Module], type[_FeedbackMixin]] = {
     c._rule_base: c for c in (
         FeedbackLinear, FeedbackConv1d, FeedbackConv2d, FeedbackConv3d, FeedbackRNNCell, FeedbackGRUCell,
         FeedbackLSTMCell, FeedbackRNN, FeedbackGRU, FeedbackLSTM)

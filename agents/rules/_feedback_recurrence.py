@@ -37,6 +37,7 @@ class _RecurrenceFn(Function):
                 h = torch.addcmul(cand, rz[:, hid:], h - cand, out=out[t])
             ctx.save_for_backward(h0, w_hh, fb_hh, out, acts, gh)
         elif mode == "LSTM":
+            assert c is not None, "an LSTM recurrence needs c0"
             acts = gh  # pre-activations, then sigmoid(i), sigmoid(f), tanh(g), sigmoid(o) in place
             cs = gi.new_empty(steps, n, hid)
             for t in range(steps):

@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd import Function
 
-from agents.rules._feedback_layers import FEEDBACK_CLASSES, Replaced, conv_padding
+from agents.rules._feedback_layers import FEEDBACK_CLASSES, ConvHost, Replaced, conv_padding
 from agents.rules._support import (
     CELLS,
     CONV,
@@ -64,6 +64,16 @@ def exact_backward(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, o in zip(mods, old, strict=True):
             m._rule_exact = o
+
+
+_R = TypeVar("_R", bound=Replaced)
+
+
+def _replace_class(m: nn.Module, cls: type[_R]) -> _R:
+    """Swap ``m``'s class in place for ``cls`` (a subclass of it with the rule's backward pass)."""
+    m.__class__ = cls
+    assert isinstance(m, cls)
+    return m
 
 
 class _AutogradRule(LearningRule):
@@ -100,8 +110,7 @@ class FeedbackAlignment(_AutogradRule):
         for _, m in model.named_modules():
             cls = FEEDBACK_CLASSES.get(base_type(m))
             if cls is not None:
-                m.__class__ = cls
-                m.init_feedback(self._mode, gen, self.scale)
+                _replace_class(m, cls).init_feedback(self._mode, gen, self.scale)
         mark_prepared(model, self.name)
         return model
 
@@ -125,8 +134,9 @@ class _Call:
 
     __slots__ = ("layer", "consumers", "error", "_outs")
 
-    def __init__(self, layer: nn.Module):
-        self.layer, self.consumers = layer, []
+    def __init__(self, layer: _DirectMixin):
+        self.layer = layer
+        self.consumers: list[_Call] = []
         self.error: torch.Tensor | None = None
         self._outs: list[_Call] | None = None
 
@@ -187,6 +197,7 @@ class _DirectConvFn(Function):
         ctx.save_for_backward(x, w)
         ctx.dfa_call, ctx.has_bias, ctx.padding = call, b is not None, padding
         m = call.layer
+        assert isinstance(m, _DirectConvMixin), "only DFA conv layers call this function"
         conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[w.dim() - 2]
         return conv(x, w, b, m.stride, padding, m.dilation, m.groups)
 
@@ -263,7 +274,7 @@ class DirectLinear(_DirectMixin, nn.Linear):
         return _DirectLinearFn.apply(x, self.weight, self.bias, self._call(x))
 
 
-class _DirectConvMixin(_DirectMixin):
+class _DirectConvMixin(_DirectMixin, ConvHost):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._rule_active():
             return super().forward(x)
@@ -284,7 +295,8 @@ class DirectConv3d(_DirectConvMixin, nn.Conv3d):
     _rule_base = nn.Conv3d
 
 
-_DIRECT_CLASSES = {c._rule_base: c for c in (DirectLinear, DirectConv1d, DirectConv2d, DirectConv3d)}
+_DIRECT_CLASSES: dict[type[nn.Module], type[_DirectMixin]] = {
+    c._rule_base: c for c in (DirectLinear, DirectConv1d, DirectConv2d, DirectConv3d)}
 
 
 class DirectFeedbackAlignment(_AutogradRule):
@@ -313,12 +325,13 @@ class DirectFeedbackAlignment(_AutogradRule):
     def prepare(self, model: nn.Module) -> nn.Module:
         self.check_supported(model)
         names: dict[nn.Module, str] = {}
+        layers: list[_DirectMixin] = []
         for name, m in model.named_modules():
             cls = _DIRECT_CLASSES.get(base_type(m))
             if cls is not None:
                 names[m] = name
-                m.__class__ = cls
-        for m in names:
-            m.init_direct(self.seed, self.scale, names)
+                layers.append(_replace_class(m, cls))
+        for layer in layers:
+            layer.init_direct(self.seed, self.scale, names)
         mark_prepared(model, self.name)
         return model
