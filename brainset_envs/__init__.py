@@ -63,6 +63,10 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("TwoStepSwitching", "two_step", "TwoStep", {"common_prob": 0.9, "rewards": "switch"}),
     ("Harlow", "harlow", "Harlow", {}),
     ("HarlowPixels", "harlow", "Harlow", {"observation": "pixels"}),
+    ("BCI", "bci", "BCI", {}),
+    ("BCIWithinManifold", "bci", "BCI", {"perturbation": "within"}),
+    ("BCIOutsideManifold", "bci", "BCI", {"perturbation": "outside"}),
+    ("BCIGrating", "bci", "BCI", {"mode": "grating"}),
 ]
 
 for _name, _module, _cls, _kwargs in _ENVS:
