@@ -2,7 +2,10 @@
 
 A test that asserts a learned quantity calls the check's ``measure`` for the check's ``test_seeds`` and
 asserts ``limits`` on the mean, so the test and the robustness audit
-(:mod:`agents.experiments.robustness`) measure the same thing and read the same thresholds. A threshold
+(:mod:`agents.experiments.robustness`) measure the same thing and read the same thresholds. Small checks
+whose measurement is the test itself (``measure=None``, made by :func:`by_test`) take the audit's seed
+and thread count from the ``audit`` fixture of ``tests/conftest.py`` and hand it their figures; the audit
+runs their tests with ``BRAINSET_AUDIT_SEED`` / ``BRAINSET_AUDIT_THREADS`` / ``BRAINSET_AUDIT_OUT`` set. A threshold
 is set below the worst tested value seen over 8 seeds and the code paths of
 :data:`agents.experiments.robustness.CODE_PATHS`, with a margin (the audit's table is in
 ``assets/robustness.md``).
@@ -64,20 +67,29 @@ class Check:
 
     name: str
     test: str
-    measure: Callable[[int, int], dict[str, float]]
+    measure: Callable[[int, int], dict[str, float]] | None
     limits: dict[str, Limit]
     test_seeds: tuple[int, ...] = (0,)
     note: str = ""
 
     def tested(self, num_threads: int = 1) -> dict[str, float]:
         """The figures as the test sees them: measured at each test seed, averaged."""
-        runs = [self.measure(s, num_threads) for s in self.test_seeds]
+        if self.measure is None:
+            raise ValueError(f"check {self.name!r} is measured by its test ({self.test}), not by a function")
+        measure = self.measure
+        runs = [measure(s, num_threads) for s in self.test_seeds]
         return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
     def failures(self, figures: dict[str, float]) -> list[str]:
         """The limits ``figures`` break, as readable strings (empty: all hold)."""
         return [f"{k} = {figures[k]:.4g}, expected {lim.op} {lim.threshold:g}"
                 for k, lim in self.limits.items() if not lim.holds(figures[k])]
+
+
+def by_test(name: str, test: str, limits: dict[str, Limit], note: str = "") -> Check:
+    """A check measured by its test: the test asks the ``audit`` fixture for its seed and passes its
+    figures to ``audit.check(name, figures)``, which records them for the audit and asserts ``limits``."""
+    return Check(name, test, None, limits, note=note)
 
 
 # --- measurements ------------------------------------------------------------------------------------------
@@ -292,3 +304,66 @@ CHECKS["fig4_quick"] = Check(
     fig4_quick,
     {"threshold_after_over_before": Limit("<=", 0.95), "slope_ratio_top_minus_bottom": Limit(">", 0.0)},
     note="after/before threshold 0.46-0.90 over seeds x code paths (a drop of 10% failed once)")
+
+# --- checks measured by their tests (small, fast: the audit runs their tests at other seeds) ---------------
+_ON_TASK = "tests/agents/rules/test_on_a_task.py::test_rule_learns_orientation_discrimination_above_chance"
+_FEEDBACK = "tests/agents/rules/test_feedback.py::"
+_PERTURB = "tests/agents/rules/test_perturbation.py::"
+_FIG2 = "tests/agents/experiments/test_fig2.py::"
+_BY_TEST: list[Check] = [
+    *[by_test(f"reinforce_{r}", f"{_ON_TASK}[{r}]",
+              {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)}) for r in RULES],
+    by_test("fa_linear_alignment", _FEEDBACK + "test_fa_linear_30_20_10_hidden_update_aligns_below_45_deg",
+            {"first_angle_deg": Limit(">", 80.0), "min_early_angle_deg": Limit("<", 90.0),
+             "late_angle_deg": Limit("<", 45.0)}),
+    by_test("fa_digits", _FEEDBACK + "test_fa_digits_matches_backprop_and_aligns",
+            {"backprop_accuracy": Limit(">", 0.93), "fa_minus_backprop": Limit(">=", -0.025),
+             "init_off_orthogonal_deg": Limit("<=", 10.0), "trained_angle_deg": Limit("<", 75.0)},
+            note="backprop 0.950-0.979 and FA - backprop -0.014 to 0.000 over 8 seeds (the same on every path)"),
+    by_test("sign_symmetry_digits", _FEEDBACK + "test_sign_symmetry_digits_angle_below_40_deg",
+            {"accuracy": Limit(">", 0.93), "trained_angle_deg": Limit("<", 40.0)},
+            note="accuracy 0.944-0.977 over 8 seeds"),
+    by_test("dfa_digits", _FEEDBACK + "test_dfa_two_hidden_layers_digits_within_0_02_of_backprop",
+            {"dfa_minus_backprop": Limit(">=", -0.02), "angle_drop_deg": Limit(">", 20.0)}),
+    *[by_test(f"node_perturbation_cosine_{i}_{o}",
+              f"{_PERTURB}test_node_perturbation_cosine_matches_theory_with_d_outputs[{i}-{o}]",
+              {"relative_error": Limit("<", 0.15)}) for i, o in ((8, 16), (64, 16), (8, 32))],
+    by_test("node_perturbation_cosine_inputs",
+            _PERTURB + "test_node_perturbation_cosine_does_not_depend_on_number_of_inputs",
+            {"relative_difference": Limit("<", 0.1)}),
+    *[by_test(f"weight_perturbation_cosine_{i}_{o}",
+              f"{_PERTURB}test_weight_perturbation_cosine_matches_theory_with_d_weights[{i}-{o}]",
+              {"relative_error": Limit("<", 0.15)}) for i, o in ((4, 4), (8, 4), (16, 8))],
+    *[by_test(f"{r}_average", f"{_PERTURB}test_average_of_many_estimates_converges_to_the_gradient[{r}]",
+              {"cosine": Limit(">", 0.95), "norm_ratio_off_one": Limit("<", 0.15)})
+      for r in ("node_perturbation", "weight_perturbation")],
+    by_test("node_perturbation_recurrent", _PERTURB + "test_node_perturbation_on_a_recurrent_cell_perturbs_every_step",
+            {"cosine": Limit(">", 0.92)}, note="0.944-0.996 over 8 seeds"),
+    by_test("fig2_backprop_variance", _FIG2 + "test_backprop_is_unbiased_and_has_minibatch_variance",
+            {"min_variance": Limit(">", 0.0), "max_variance": Limit("<", 50.0)}),
+    by_test("fig2_fa_init",
+            _FIG2 + "test_feedback_alignment_at_init_is_orthogonal_in_hidden_layers_and_exact_at_the_output",
+            {"hidden1_off_orthogonal_deg": Limit("<", 30.0)}),
+    by_test("fig2_weight_perturbation", _FIG2 + "test_weight_perturbation_is_far_noisier_than_backprop",
+            {"variance_ratio_to_backprop": Limit(">", 30.0), "mean_single_angle_deg": Limit(">", 80.0)}),
+    by_test("fig2_run", _FIG2 + "test_run_fig2_writes_json_and_png",
+            {"fa_init_hidden1_bias_deg": Limit(">", 60.0), "fa_accuracy_gain": Limit(">", 0.0)}),
+    by_test("fig2_env_fa", "tests/agents/experiments/test_fig2_env.py::"
+            "test_fresh_agent_backprop_is_exact_and_feedback_alignment_is_biased_below_the_heads",
+            {"valid_transitions": Limit(">", 100), "fa_fc1_bias_deg": Limit(">", 45.0)}),
+    by_test("watermaze_actor_critic", "tests/agents/classic/test_actor_critic.py::"
+            "test_learns_the_platform_then_is_inflexible_after_reversal",
+            {"day1_latency": Limit(">", 80.0), "day10_over_day1": Limit("<=", 0.3),
+             "reversal_over_day_before": Limit(">=", 3.0), "fraction_of_rats_improved": Limit(">=", 1.0),
+             "probe_quadrant_share": Limit(">", 0.5), "probe_share_minus_twice_early": Limit(">", 0.0)}),
+    by_test("cka_digits_layers",
+            "tests/agents/probes/test_probes.py::test_cka_matches_the_layers_of_differently_seeded_digits_mlps",
+            {"mean_layers_matched": Limit(">=", 3.0), "min_matched_cka": Limit(">", 0.9)},
+            note="one pair: 5/5 layers on 5 of 8 seeds, 3/5 at worst; the mean of two pairs 3.5-5.0"),
+    *[by_test(f"{o}_familiar_bonus",
+              f"{_PRED}test_bonus_of_a_familiar_state_is_below_half_the_bonus_of_a_novel_one[{o}]",
+              {"familiar_over_novel": Limit("<", 0.5)}) for o in ("curiosity", "rnd")],
+    by_test("predictive_error_falls", _PRED + "test_predictive_alone_trains_the_shared_encoder",
+            {"late_over_early_error": Limit("<", 0.5)}),
+]
+CHECKS.update({c.name: c for c in _BY_TEST})

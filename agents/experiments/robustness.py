@@ -23,6 +23,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -69,6 +70,38 @@ def run_one(check: str, path: str, seed: int, timeout: float = 3600.0) -> dict[s
         raise RuntimeError(f"{check} seed {seed} on path {path!r} failed:\n{p.stderr[-3000:]}")
     figures = json.loads(p.stdout.strip().splitlines()[-1])
     return {"check": check, "path": path, "seed": seed, **figures, "seconds": time.perf_counter() - t0}
+
+
+def run_tests(checks: Sequence[str], path: str, seed: int, timeout: float = 3600.0) -> list[dict[str, Any]]:
+    """Measure checks made by :func:`~agents.experiments.checks.by_test` at ``seed`` under code path
+    ``path``: their tests in one fresh pytest process, each handing its figures to the ``audit`` fixture.
+    A test whose assertion fails still counts (its figures were recorded first); one that records nothing
+    is an error. Needs a checkout (the tests are not installed)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "tests" / "conftest.py").exists():
+        raise RuntimeError(f"checks {list(checks)} are measured by their tests, which need a checkout; "
+                           f"no tests/ at {root}")
+    nodeids = sorted({CHECKS[c].test for c in checks})
+    with tempfile.TemporaryDirectory() as tmp:
+        record = Path(tmp) / "figures.jsonl"
+        env = {**os.environ, **CODE_PATHS[path], "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+               "PYGAME_HIDE_SUPPORT_PROMPT": "1", "BRAINSET_AUDIT_SEED": str(seed),
+               "BRAINSET_AUDIT_THREADS": str(THREADS.get(path, 1)), "BRAINSET_AUDIT_OUT": str(record)}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *nodeids]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=timeout)
+        seconds = (time.perf_counter() - t0) / len(nodeids)
+        got = {}
+        if record.exists():
+            for line in record.read_text().splitlines():
+                r = json.loads(line)
+                got[r.pop("check")] = r
+    missing = [c for c in checks if c not in got]
+    if p.returncode not in (0, 1) or missing:
+        raise RuntimeError(f"tests of {missing or list(checks)} on path {path!r}, seed {seed} recorded no figures "
+                           f"(pytest exit {p.returncode}):\n{(p.stdout + p.stderr)[-3000:]}")
+    return [{"check": c, "path": path, "seed": seed, **{k: float(v) for k, v in got[c].items()}, "seconds": seconds}
+            for c in checks]
 
 
 def load_results(path: Path) -> dict[str, dict]:
@@ -181,23 +214,32 @@ def audit(checks: Sequence[str], seeds: Sequence[int], paths: Sequence[str], out
             Path(tmp).write_text(table_markdown(rows, where))
         return rows
 
-    failed = []
+    # checks measured by their tests: one pytest process per (path, seed) runs all of them
+    by_tests: dict[tuple[str, int], list[str]] = {}
+    for c, p, s in todo:
+        if CHECKS[c].measure is None:
+            by_tests.setdefault((p, s), []).append(c)
+    failed: list[tuple] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tqdm(total=len(todo), disable=not progress, desc="robustness") as bar, open(log, "a") as f:
-        futures = {pool.submit(run_one, *t): t for t in todo}
+        futures = {pool.submit(run_one, *t): t for t in todo if CHECKS[t[0]].measure is not None}
+        futures |= {pool.submit(run_tests, cs, p, s): (tuple(cs), p, s) for (p, s), cs in by_tests.items()}
         for fut in as_completed(futures):
-            bar.update()
+            what = futures[fut]
             try:
-                r = fut.result()
+                measured = fut.result()
             except Exception as e:  # one failed measurement is reported, the others go on
-                failed.append(futures[fut])
-                tqdm.write(f"{futures[fut]}: {e}")
+                failed.append(what)
+                bar.update(len(what[0]) if isinstance(what[0], tuple) else 1)
+                tqdm.write(f"{what}: {e}")
                 continue
-            f.write(json.dumps(r) + "\n")
+            for r in measured if isinstance(measured, list) else [measured]:
+                f.write(json.dumps(r) + "\n")
+                done[_key(r["check"], r["path"], r["seed"])] = r
+                bar.update()
+                bar.set_postfix_str(f"{r['check']} {r['path']} s{r['seed']}")
             f.flush()
             os.fsync(f.fileno())
-            done[_key(r["check"], r["path"], r["seed"])] = r
-            bar.set_postfix_str(f"{r['check']} {r['path']} s{r['seed']}")
             write_tables()
     if failed:
         raise RuntimeError(f"{len(failed)} measurement(s) failed (see above): {failed}")

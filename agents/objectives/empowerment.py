@@ -37,7 +37,7 @@ it samples all rollouts). Without this, the estimate follows the data: the agent
 settles somewhere, the estimate grows where the data are, and the agent stays there; with it, the
 estimate keeps its exploratory data wherever the agent goes.
 
-Measured (10 x 10 room, n = 3, coords, 100k steps, seeds 0-6; ``tests/test_objectives_empowerment.py``):
+Measured (10 x 10 room, n = 3, coords, 100k steps, seeds 0-6; ``tests/agents/objectives/test_empowerment.py``):
 Spearman rho with the exact map 0.875-0.960, largest excess over it -0.19 to -0.46 bits (kappa 0.5;
 with kappa 0 up to +0.07 bits, with kappa 1 one seed fell to rho 0.78), late steps in the top-10% cells
 0.995-1.0.

@@ -25,8 +25,13 @@ def test_every_check_names_an_existing_test_and_limits_a_figure_it_measures():
         assert check.name == name and check.limits and check.test_seeds
         path, _, func = check.test.partition("::")
         assert (ROOT / path).exists(), check.test
-        assert f"def {func.split('[')[0]}(" in (ROOT / path).read_text(), check.test
-        assert callable(check.measure)
+        source = (ROOT / path).read_text()
+        head = f"def {func.split('[')[0]}("
+        assert head in source, check.test
+        if check.measure is None:  # measured by its test: the test takes the audit fixture
+            assert "audit" in source.split(head, 1)[1].split(")", 1)[0], check.test
+        else:
+            assert callable(check.measure)
 
 
 def test_failures_name_the_figure_the_value_and_the_limit():
@@ -95,6 +100,17 @@ def test_a_failed_measurement_is_reported_after_the_others_finish(tmp_path, monk
     with pytest.raises(RuntimeError, match=r"1 measurement\(s\) failed.*'auto', 1"):
         rb.audit(["ppo_curiosity_coverage"], range(3), ["auto"], tmp_path, jobs=1, progress=False)
     assert len(rb.load_results(tmp_path / "results.jsonl")) == 2  # the others were kept
+
+
+def test_checks_measured_by_their_tests_run_at_the_audit_seed_in_one_pytest_process():
+    names = ["node_perturbation_cosine_8_16", "weight_perturbation_cosine_4_4"]
+    first = rb.run_tests(names, "compatible", 1)
+    assert [r["check"] for r in first] == names and all(r["seed"] == 1 for r in first)
+    assert 0.0 <= first[0]["relative_error"] < 0.15 and first[0]["seconds"] > 0
+    other = rb.run_tests(names[:1], "compatible", 2)
+    assert other[0]["relative_error"] != first[0]["relative_error"]  # another seed, another sample
+    with pytest.raises(ValueError, match="measured by its test"):
+        CHECKS[names[0]].tested()
 
 
 def test_one_real_measurement_in_a_worker_process():
