@@ -11,7 +11,7 @@ export PYGAME_HIDE_SUPPORT_PROMPT := 1
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[agents,dev,bench]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[agents,dev,bench,sweep]"
 	touch $@
 
 venv: $(VENV)/.installed

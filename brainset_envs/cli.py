@@ -56,6 +56,8 @@ COMMANDS: dict[str, Command] = {
                          "the place-cell actor-critic (Foster, Morris & Dayan 2000) with a reversal"),
     "robustness": Command("agents.experiments.robustness:main", "robustness.py",
                           "audit the learned-figure checks over seeds and CPU code paths (long)"),
+    "sweep": Command("agents.experiments.sweep_cli:main", "sweep.py",
+                     "a grid of training runs on Ray Tune -> runs/sweeps/<name>/results.csv, report.md"),
     "demo": Command("agents.experiments.demo:main", "demo.py",
                     "the `make demo` job: train a small agent for ~2 min, render it"),
 }

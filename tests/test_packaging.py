@@ -28,7 +28,7 @@ MODULE_OF = {"pygame-ce": "pygame", "imageio-ffmpeg": "imageio_ffmpeg", "stable-
 # Imported, but only inside a function that says what to install when it is missing, or only by a tool that
 # needs it: {package: {module: the extra that provides it, or None for a separate optional install}}.
 OPTIONAL = {"brainset_envs": {"matplotlib": "agents", "minigrid": "bench"},
-            "agents": {"rsatoolbox": None}}
+            "agents": {"rsatoolbox": None, "ray": "sweep"}}
 
 
 def _name(requirement: str) -> str:
@@ -55,12 +55,12 @@ def test_base_dependencies_are_the_envs_only_and_the_extras_add_the_rest():
     assert {_name(r) for r in project["dependencies"]} == BASE
     extras = {k: {_name(r) for r in v} for k, v in project["optional-dependencies"].items()}
     assert extras["agents"] == AGENTS
-    assert {"dev", "bench"} <= set(extras) and "minigrid" in extras["bench"]
+    assert {"dev", "bench", "sweep"} <= set(extras) and "minigrid" in extras["bench"] and extras["sweep"] == {"ray"}
     assert project["scripts"] == {"brainset": "brainset_envs.cli:main"}
-    assert '-e ".[agents,dev,bench]"' in (ROOT / "Makefile").read_text()  # `make` installs everything
+    assert '-e ".[agents,dev,bench,sweep]"' in (ROOT / "Makefile").read_text()  # `make` installs everything
     pinned = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
               if line.strip() and not line.startswith("#")}
-    missing = {d for d in BASE | AGENTS if d not in pinned}
+    missing = {d for d in BASE | AGENTS | {"ray"} if d not in pinned}
     assert not missing, f"pin the tested versions of {missing} in constraints.txt"
 
 
