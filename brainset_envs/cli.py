@@ -44,6 +44,8 @@ COMMANDS: dict[str, Command] = {
                          "cost of per-env RNG streams in the native vector envs"),
     "fig2": Command("agents.experiments.fig2_cli:main", "fig2.py",
                     "Fig. 2: bias and variance of each learning rule's updates, per layer"),
+    "fig3": Command("agents.experiments.fig3:main", "fig3.py",
+                    "Fig. 3: is each rule's mean update a gradient? (fields on y = w2 w1 x, and numbers)"),
     "fig4": Command("agents.experiments.fig4_cli:main", "fig4.py",
                     "Fig. 4: perceptual learning of orientation in a conv hierarchy"),
     "intrinsic": Command("agents.experiments.intrinsic_cli:main", "intrinsic_figures.py",

@@ -23,6 +23,7 @@ from agents.rules.base import (
     rules_table,
 )
 from agents.rules.feedback import DirectFeedbackAlignment, FeedbackAlignment, SignSymmetry, exact_backward
+from agents.rules.hebbian import Hebbian, Oja
 from agents.rules.perturbation import NodePerturbation, WeightPerturbation
 from agents.rules.predictive_coding import PredictiveCoding
 
@@ -30,11 +31,13 @@ from agents.rules.predictive_coding import PredictiveCoding
 for _cls in (FeedbackAlignment, DirectFeedbackAlignment, SignSymmetry, NodePerturbation, WeightPerturbation,
              PredictiveCoding):
     register_rule(_cls)
+register_rule(Hebbian)
+register_rule(Oja)
 
 RULES: tuple[str, ...] = registered_rules()  # the built-in rules; registered_rules() also lists later ones
 
 __all__ = [
-    "RULES", "Backprop", "DirectFeedbackAlignment", "FeedbackAlignment", "LearningRule", "NodePerturbation",
-    "PredictiveCoding", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward",
+    "RULES", "Backprop", "DirectFeedbackAlignment", "FeedbackAlignment", "Hebbian", "LearningRule", "NodePerturbation",
+    "Oja", "PredictiveCoding", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward",
     "get_rule", "register_rule", "registered_rules", "rule_class", "rules_table",
 ]

@@ -40,6 +40,9 @@ class LearningRule:
     supports: str = "any"  # the architectures it trains
     trains_any_module: bool = False  # True: no module is refused at prepare (else unknown ones are)
     stochastic: bool = False  # its updates are random draws (Fig. 2 averages over repeats)
+    # False: the rule does not descend the task's objective in every layer (e.g. Hebbian hidden layers),
+    # so the task-learning checks (trainer-level and REINFORCE, agents/experiments/checks.py) skip it.
+    learns_tasks: bool = True
     fig2: Settings = Settings(optimizer="sgd", lr=0.1)  # Fig. 2: plain SGD on the digits MLP
     supervised: Settings = Settings()  # a small supervised net (tests/agents/rules/test_on_a_task.py)
     # Through the trainer: PPO env steps on OrientationDiscriminationEasy (and extra config overrides)

@@ -17,15 +17,20 @@ of 8 tanh units, 16 antithetic perturbations of sigma 0.01 per update (33 forwar
 schedule, 65536 env steps. On uncentred [0, 1] images node perturbation's noisy node errors times the
 common mean image drove the hidden units to +-1 in 4 of 8 seeds (accuracy stuck at one answer); centred,
 both rules reach 1.0 on every audited seed and code path (assets/robustness.md).
+
+Rules whose ``learns_tasks`` attribute is False are not run here (nor in test_on_a_task.py): the Hebbian
+rules (agents/rules/hebbian.py) train only their output layer on the objective, their hidden layers by
+local Hebbian updates; they refuse the conv agent, and in the REINFORCE check (256-32-2 tanh net, SGD 0.01)
+Hebb with decay stayed at chance (0.489 at seed 0). Their checks are Fig. 3's
+(tests/agents/probes/test_update_field.py).
 """
 
 import pytest
 
-from agents.experiments.checks import CHECKS
-from agents.rules import RULES
+from agents.experiments.checks import CHECKS, task_rules
 
 
-@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("rule", task_rules())
 def test_rule_trains_orientation_discrimination_through_the_trainer(rule):
     """Accuracy >= 0.9 on 1000 fresh trials, from an untrained network near chance."""
     check = CHECKS[f"rule_{rule}"]
