@@ -33,7 +33,7 @@ def _rows(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def ray_sweeps(tmp_path_factory):
     """One local Ray for the module: the 2 x 2 sweep, then a sweep whose one trial fails."""
-    ray = pytest.importorskip("ray")
+    import ray  # the sweep extra, which `make test` installs: a missing Ray fails here, it is not skipped
     root = tmp_path_factory.mktemp("sweeps")
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
