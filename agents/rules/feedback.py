@@ -97,7 +97,7 @@ class FeedbackAlignment(_AutogradRule):
     # Through PPO at the env's lr 1e-3, 1 run in 32 (seed 3, AVX2 kernels) reached a return of 1.0 by 16k
     # steps and then collapsed to one constant answer (entropy 0, return 0.5) for good: the random feedback
     # keeps moving the conv layers after the policy has converged. Half the step size keeps it learned.
-    trainer_overrides = ("train.lr=0.0005",)
+    trainer_overrides: tuple[str, ...] = ("train.lr=0.0005",)
     _mode = "random"
 
     def __init__(self, seed: int = 0, scale: float = 1.0):
