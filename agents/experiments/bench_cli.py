@@ -3,7 +3,8 @@
     python scripts/benchmark.py                       # env throughput: all envs, ~1 s per measurement
     python scripts/benchmark.py --envs Orientation    # ids containing a substring
     python scripts/benchmark.py --learning            # learning checks: budgets, scores, time, steps/s
-    python scripts/benchmark.py --trainer [--quick]   # our trainer vs SB3 PPO: steps/s, time to target
+    python scripts/benchmark.py --trainer [--quick] [--cleanrl PATH] [--time-to-target]
+        # our trainer vs SB3 PPO (and CleanRL): like for like and warm, defaults, ideal rate, profile
     python scripts/benchmark.py --full                # all three sections
 
 Each run replaces the sections it ran in --out (default runs/benchmark.json) and keeps the others
@@ -60,18 +61,44 @@ def learning_section(args: argparse.Namespace) -> dict:
     return {"learning": learning_report(args.checks, progress=show)}
 
 
+def _cleanrl_cell(c: dict) -> str:
+    return f"{c['steps_per_second']:,.0f}" if "steps_per_second" in c else f"- ({c['skipped']})"
+
+
 def trainer_section(args: argparse.Namespace) -> dict:
     def show(kind: str, env_id: str, e: dict) -> None:
-        if kind == "throughput":
-            print(f"  throughput {env_id}: ours {e['ours']['steps_per_second']:,.0f} steps/s, SB3 PPO "
-                  f"{e['sb3_ppo_defaults']['steps_per_second']:,.0f} steps/s: {e['ratio']:.1f}x", flush=True)
+        if kind in ("like_for_like", "defaults"):
+            what = "like for like" if kind == "like_for_like" else "library defaults"
+            shape = ""
+            if kind == "like_for_like":
+                s, pc = e["setting"], e["parameters"]
+                shape = (f" [{s['arch']}, {s['num_envs']} x {s['num_steps']}, {s['epochs']} x {s['minibatches']}, "
+                         f"params ours {pc['ours']:,} / SB3 {pc['sb3']:,}]")
+            vs = f", ours/CleanRL {e['ours_over_cleanrl']:.2f}" if "ours_over_cleanrl" in e else ""
+            print(f"  {what} {env_id}{shape}: ours {e['ours']['valid_steps_per_second']:,.0f} samples/s "
+                  f"({e['ours']['steps_per_second']:,.0f} env steps/s), SB3 {e['sb3']['steps_per_second']:,.0f}, "
+                  f"CleanRL {_cleanrl_cell(e['cleanrl'])}: ours/SB3 {e['ours_over_sb3']:.2f}{vs}", flush=True)
+        elif kind == "ideal":
+            sh = e["shares"]
+            print(f"  ideal {env_id}: {e['ideal_steps_per_second']:,.0f} steps/s (env {sh['env']:.0%}, act "
+                  f"{sh['act']:.0%}, update {sh['update']:.0%}); ours {e['ours_steps_per_second']:,.0f} = "
+                  f"{e['fraction']:.2f} of it", flush=True)
+        elif kind == "profile":
+            print(f"  profile {env_id} ({e['steps']} steps, {e['total_seconds']:.2f} s), top by cumulative time:")
+            for r in e["top_cumulative"][:15]:
+                print(f"    {r['cumulative_share']:6.1%} {r['cumulative_seconds']:7.3f} s  {r['function']}")
         else:
             bound = " (SB3 missed the target: a lower bound)" if e["speedup_is_lower_bound"] else ""
             print(f"  time to target {env_id}: ours {e['ours_seconds']:.1f} s, SB3 PPO {e['sb3_seconds']:.1f} s: "
                   f"{e['speedup']:.1f}x{bound}", flush=True)
 
-    print("trainer vs SB3 PPO (defaults), one thread:")
-    return {"trainer": trainer_report(quick=args.quick, seeds=(0,) if args.quick else (0, 1), progress=show)}
+    print("trainer vs SB3 PPO and CleanRL, one torch thread, warm, medians of 3:")
+    plans = ("BrainSet/OrientationDiscriminationEasy-v0", "BrainSet/PatchForaging-v0")
+    rep = trainer_report(quick=args.quick, seeds=(0,) if args.quick else (0, 1), cleanrl=args.cleanrl,
+                         time_envs=plans if args.time_to_target else (), progress=show)
+    for t in rep["targets_skipped"]:
+        print(f"  target skipped: {t['env']} {t['metric']}: {t['why']}")
+    return {"trainer": rep}
 
 
 def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -88,6 +115,8 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         if unmatched:
             p.error(f"argument --envs: {unmatched[0]!r} matches no env id; allowed: substrings of "
                     f"{', '.join(ids)}")
+    if args.cleanrl is not None and not os.path.isfile(args.cleanrl):
+        p.error(f"argument --cleanrl: {args.cleanrl!r} is not a file (CleanRL's ppo.py)")
     if args.checks is not None:
         unknown = [c for c in args.checks if c not in CHECKS]
         if unknown:
@@ -108,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trainer", action="store_true", help="our trainer vs SB3 PPO (agents.experiments.bench_trainer)")
     p.add_argument("--full", action="store_true", help="env throughput, learning checks and trainer")
     p.add_argument("--quick", action="store_true", help="smaller trainer budgets, one seed")
+    p.add_argument("--cleanrl", default=None, metavar="PATH",
+                   help="CleanRL's ppo.py: adds it to the trainer tables (without it, its rows say skipped)")
+    p.add_argument("--time-to-target", action="store_true",
+                   help="trainer: also wall-clock time to the learning-check targets vs SB3 (minutes)")
     p.add_argument("--check", action="store_true",
                    help="exit with status 1 when a target of the sections run was missed (for CI)")
     args = p.parse_args(argv)

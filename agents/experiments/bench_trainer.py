@@ -1,10 +1,14 @@
-"""Trainer benchmarks against SB3 PPO on the same env and machine: end-to-end training throughput and
-wall-clock time to a target evaluation return. ``scripts/bench_trainer.py`` prints them as JSON."""
+"""Trainer benchmarks against SB3 PPO (and CleanRL) on the same env and machine: like-for-like warm
+throughput (:mod:`agents.experiments.bench_like`), each library's defaults, our ideal rate, a profile and
+wall-clock time to a target evaluation return. ``scripts/benchmark.py --trainer`` writes them to the
+benchmark JSON; ``scripts/bench_trainer.py`` prints them."""
 
 from __future__ import annotations
 
 import os
+import platform
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +16,7 @@ import torch
 
 import brainset_envs  # noqa: F401  (registers the BrainSet ids)
 from agents.config import parse_override, resolve_config
+from agents.experiments import bench_like as bl
 from agents.trainer import evaluate, make_vec_env, train
 from brainset_envs.analysis.patch_foraging import mvt_optimum
 from brainset_envs.benchmark import evaluate_targets, machine_info
@@ -138,12 +143,20 @@ def summary(ours: dict, sb3: dict, key: str = "steps_per_second") -> float:
 
 # --- the trainer section of scripts/benchmark.py -------------------------------------------------------
 
-#: Targets of issue 7, checked by :func:`brainset_envs.benchmark.evaluate_targets` on the ``metrics`` of
-#: :func:`trainer_report` (ratios "a/b" of two metrics; >= the minimum).
+#: Every target of the trainer benchmark, in one place (issue 22), checked by
+#: :func:`brainset_envs.benchmark.evaluate_targets` on the ``metrics`` of :func:`trainer_report` (ratios
+#: "a/b" of two metrics; >= the minimum). ``*_samples_per_second``: like-for-like, warm, the transitions
+#: each trainer learns from per second; ``ideal``: our trainer's own limit (env + act + update timed apart).
+#: A target whose measurement was not asked for (no ``--cleanrl``, no time to target) is listed under
+#: ``targets_skipped``, never silently dropped.
 TRAINER_TARGETS: dict[str, list[tuple[str, float]]] = {
-    "BrainSet/PatchForaging-v0": [("ours_steps_per_second/sb3_steps_per_second", 10.0),
+    "BrainSet/PatchForaging-v0": [("ours_samples_per_second/sb3_samples_per_second", 4.0),
+                                  ("ours_samples_per_second/cleanrl_samples_per_second", 4.0),
+                                  ("ours_steps_per_second/ideal_steps_per_second", 0.9),
                                   ("sb3_seconds_to_target/ours_seconds_to_target", 3.0)],
-    "BrainSet/OrientationDiscriminationEasy-v0": [("sb3_seconds_to_target/ours_seconds_to_target", 3.0)],
+    "BrainSet/OrientationDiscriminationEasy-v0": [("ours_samples_per_second/sb3_samples_per_second", 3.0),
+                                                  ("ours_steps_per_second/ideal_steps_per_second", 0.9),
+                                                  ("sb3_seconds_to_target/ours_seconds_to_target", 3.0)],
 }
 
 
@@ -182,42 +195,101 @@ def _warm_up(env_id: str, policy: str) -> None:
     venv.close()
 
 
-def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
-                   throughput_envs: tuple[str, ...] = ("BrainSet/PatchForaging-v0",),
-                   time_envs: tuple[str, ...] | None = None, progress=None) -> dict[str, Any]:
-    """Our trainer vs SB3 PPO (its defaults, 8 envs) in one process on one CPU thread: end-to-end
-    throughput (MLP policy) and wall-clock time to the learning-check target (mean over ``seeds``; a run
-    that misses the target counts its whole time, so the speedup is then a lower bound). ``time_envs``:
-    which of the time-to-target envs to run (default: OrientationDiscriminationEasy and PatchForaging).
-    ``progress(kind, env_id, entry)`` is called after each measurement."""
+def _throughput_row(env_id: str, setting: dict[str, Any] | None, steps: int, warm_steps: int, repeats: int,
+                    cleanrl: str | None, cleanrl_ok: bool) -> dict[str, Any]:
+    """ours, SB3 and CleanRL (or why not) for one setting (None: each library's defaults), warm, medians."""
+    row: dict[str, Any] = {
+        "ours": bl.median_of_repeats(bl.ours_run(env_id, setting), steps, warm_steps, repeats),
+        "sb3": bl.median_of_repeats(bl.sb3_run(env_id, setting), steps, warm_steps, repeats)}
+    if not cleanrl_ok:
+        row["cleanrl"] = {"skipped": "CleanRL's ppo.py trains MLPs only"}
+    elif cleanrl is None:
+        row["cleanrl"] = {"skipped": "no --cleanrl PATH given (CleanRL's ppo.py is not a dependency)"}
+    elif not Path(cleanrl).is_file():
+        row["cleanrl"] = {"skipped": f"--cleanrl {cleanrl}: no such file"}
+    else:
+        row["cleanrl"] = bl.cleanrl_run(cleanrl, env_id, setting, steps, repeats=repeats)
+    ours = row["ours"]["valid_steps_per_second"]
+    row["ours_over_sb3"] = ours / row["sb3"]["steps_per_second"]
+    if "steps_per_second" in row["cleanrl"]:
+        row["ours_over_cleanrl"] = ours / row["cleanrl"]["steps_per_second"]
+    return row
 
+
+def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
+                   settings: tuple[str, ...] = tuple(bl.SETTINGS), defaults_envs: tuple[str, ...] = bl.DEFAULTS_ENVS,
+                   time_envs: tuple[str, ...] = (), cleanrl: str | None = None, repeats: int = 3,
+                   profile_env: str | None = "BrainSet/PatchForaging-v0", scale: float = 1.0,
+                   progress=None) -> dict[str, Any]:
+    """Our trainer vs SB3 PPO (and CleanRL's ``ppo.py`` at ``cleanrl``) in one process on one torch
+    thread. ``like_for_like``: the same network, envs, rollout, epochs and minibatches
+    (:data:`agents.experiments.bench_like.SETTINGS`), each trainer warmed up in this process before
+    ``repeats`` timed runs (medians). ``defaults``: each library at its own defaults (labelled so).
+    ``ideal``: our trainer's limit for each setting and our fraction of it. ``profile``: cProfile of one
+    run of ``profile_env``. ``time_to_target``: wall-clock time to the learning-check targets for
+    ``time_envs`` (mean over ``seeds``; a run that misses counts its whole time: a lower bound).
+    ``scale`` multiplies every step budget (tests); ``progress(kind, env_id, entry)`` after each part."""
     torch.set_num_threads(1)
     say = progress or (lambda *a: None)
-    k = 4 if quick else 1
+    k = (0.25 if quick else 1.0) * scale
     load_before = os.getloadavg()
-    out: dict[str, Any] = {"throughput": {}, "time_to_target": {}, "metrics": {}}
-    for env_id in throughput_envs:
-        cheap = "Orientation" not in env_id  # image envs: the Gabor generation itself costs ~0.1-0.3 ms
-        ours = trainer_throughput(env_id, steps=(300_000 if cheap else 60_000) // k, arch="mlp")
-        sb3 = sb3_throughput(env_id, steps=(32_768 if cheap else 8_192) // k)
-        out["throughput"][env_id] = {"ours": ours, "sb3_ppo_defaults": sb3, "ratio": summary(ours, sb3)}
-        out["metrics"].setdefault(env_id, {}).update(
-            ours_steps_per_second=ours["steps_per_second"], sb3_steps_per_second=sb3["steps_per_second"])
-        say("throughput", env_id, out["throughput"][env_id])
+    out: dict[str, Any] = {"like_for_like": {}, "defaults": {}, "ideal": {}, "time_to_target": {},
+                           "metrics": {}, "targets_skipped": []}
+    for env_id in settings:
+        s = bl.SETTINGS[env_id]
+        batch = s["num_envs"] * s["num_steps"]
+        steps = max(batch, int(s["steps"] * k) // batch * batch)
+        row = _throughput_row(env_id, s, steps, batch * 2, repeats, cleanrl, s["cleanrl"])
+        row["setting"] = dict(s)
+        row["parameters"] = bl.param_counts(env_id, s)
+        ideal = bl.ideal_rate(env_id, s, min_seconds=0.3 * max(k, 0.1))
+        ours = row["ours"]
+        f = ours["valid_steps_per_second"] / ours["steps_per_second"]  # learning samples per env step
+        parts = {"env": ideal["env_seconds_per_step"], "act": f * ideal["act_seconds_per_step"],
+                 "update": f * ideal["update_seconds_per_step"]}  # act and update: learning samples only
+        per_step = sum(parts.values())
+        ideal.update(valid_fraction=f, ideal_steps_per_second=1.0 / per_step,
+                     shares={k: v / per_step for k, v in parts.items()},
+                     ours_steps_per_second=ours["steps_per_second"])
+        ideal["fraction"] = ours["steps_per_second"] / ideal["ideal_steps_per_second"]
+        out["like_for_like"][env_id] = row
+        out["ideal"][env_id] = ideal
+        m = out["metrics"].setdefault(env_id, {})
+        m.update(ours_samples_per_second=ours["valid_steps_per_second"],
+                 sb3_samples_per_second=row["sb3"]["steps_per_second"],
+                 ours_steps_per_second=ours["steps_per_second"],
+                 ideal_steps_per_second=ideal["ideal_steps_per_second"])
+        if "steps_per_second" in row["cleanrl"]:
+            m["cleanrl_samples_per_second"] = row["cleanrl"]["steps_per_second"]
+        say("like_for_like", env_id, row)
+        say("ideal", env_id, ideal)
+    for env_id in defaults_envs:
+        steps = max(16_384, int(32_768 * k) // 16_384 * 16_384)  # SB3's default rollout: 8 x 2048
+        row = _throughput_row(env_id, None, steps, 2048, repeats, cleanrl, True)
+        row["note"] = ("each library at its own defaults, not like for like: ours = the env's shipped "
+                       "config, SB3 = PPO() on 8 envs (2048 steps, 10 epochs, batch 64), CleanRL = ppo.py "
+                       "(4 envs x 128 steps, 4 epochs x 4 minibatches)")
+        out["defaults"][env_id] = row
+        say("defaults", env_id, row)
+    if profile_env is not None:
+        s = bl.SETTINGS[profile_env]
+        batch = s["num_envs"] * s["num_steps"]
+        out["profile"] = bl.profile_run(profile_env, s, max(batch, int(s["steps"] * k / 2) // batch * batch))
+        say("profile", profile_env, out["profile"])
     plans = _time_to_target_plans(quick)
-    for env_id in (time_envs if time_envs is not None else tuple(plans)):
+    for env_id in time_envs:
         plan = plans[env_id]
         _warm_up(env_id, plan["sb3_policy"])
-        ours = [trainer_time_to_target(env_id, plan["target"], seed=s, eval_episodes=plan["eval_episodes"],
-                                       **plan["ours"]) for s in seeds]
-        sb3 = [sb3_time_to_target(env_id, plan["target"], seed=s, eval_episodes=plan["eval_episodes"],
-                                  policy=plan["sb3_policy"], **plan["sb3"]) for s in seeds]
+        ours_t = [trainer_time_to_target(env_id, plan["target"], seed=s, eval_episodes=plan["eval_episodes"],
+                                         **plan["ours"]) for s in seeds]
+        sb3_t = [sb3_time_to_target(env_id, plan["target"], seed=s, eval_episodes=plan["eval_episodes"],
+                                    policy=plan["sb3_policy"], **plan["sb3"]) for s in seeds]
         mean = lambda runs: float(np.mean([r["seconds"] for r in runs]))  # noqa: E731
         entry = {"target": plan["target"], "target_rule": plan["target_rule"], "seeds": list(seeds),
                  "ours_budget": plan["ours"], "sb3_budget": {**plan["sb3"], "policy": plan["sb3_policy"]},
-                 "ours": ours, "sb3_ppo_defaults": sb3, "ours_seconds": mean(ours), "sb3_seconds": mean(sb3),
-                 "ours_reached_all": all(r["reached"] for r in ours),
-                 "sb3_reached_all": all(r["reached"] for r in sb3)}
+                 "ours": ours_t, "sb3_ppo_defaults": sb3_t, "ours_seconds": mean(ours_t),
+                 "sb3_seconds": mean(sb3_t), "ours_reached_all": all(r["reached"] for r in ours_t),
+                 "sb3_reached_all": all(r["reached"] for r in sb3_t)}
         entry["speedup"] = entry["sb3_seconds"] / entry["ours_seconds"]
         entry["speedup_is_lower_bound"] = not entry["sb3_reached_all"]
         out["time_to_target"][env_id] = entry
@@ -226,7 +298,33 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
         if entry["ours_reached_all"]:  # a target we did not reach gives no ratio: the check fails
             m["ours_seconds_to_target"] = entry["ours_seconds"]
         say("time_to_target", env_id, entry)
-    out["targets"] = evaluate_targets(out["metrics"], TRAINER_TARGETS)
-    out["machine"] = {**machine_info(), "torch": torch.__version__, "torch_threads": 1,
-                      "load_average_before": load_before, "load_average_after": os.getloadavg()}
+    wanted: dict[str, list[tuple[str, float]]] = {}
+    for env_id, targets in TRAINER_TARGETS.items():
+        for name, minimum in targets:
+            why = None
+            if env_id not in out["metrics"]:
+                why = "not measured in this run"
+            elif "cleanrl" in name and "cleanrl_samples_per_second" not in out["metrics"][env_id]:
+                why = out["like_for_like"].get(env_id, {}).get("cleanrl", {}).get("skipped", "no CleanRL")
+            elif "seconds_to_target" in name and env_id not in out["time_to_target"]:
+                why = "time to target not run (--time-to-target)"
+            if why is None:
+                wanted.setdefault(env_id, []).append((name, minimum))
+            else:
+                out["targets_skipped"].append({"env": env_id, "metric": name, "target": minimum, "why": why})
+    out["targets"] = evaluate_targets(out["metrics"], wanted)
+    out["machine"] = {**machine_info(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                      "cpu": cpu_name(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
+                      "quick": quick, "repeats": repeats}
     return out
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
