@@ -317,6 +317,7 @@ _FEEDBACK = "tests/agents/rules/test_feedback.py::"
 _PERTURB = "tests/agents/rules/test_perturbation.py::"
 _FIG2 = "tests/agents/experiments/test_fig2.py::"
 _FIELD = "tests/agents/probes/test_update_field.py::"
+_EP = "tests/agents/rules/test_equilibrium.py::"
 _BY_TEST: list[Check] = [
     *[by_test(f"reinforce_{r}", f"{_ON_TASK}[{r}]",
               {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)}) for r in task_rules()],
@@ -394,6 +395,21 @@ _BY_TEST: list[Check] = [
           ("node_perturbation", 0.3, "8 seeds: 0.043-0.198 at 1024 perturbations; 1024 / 64: 0.10-0.83 "
                                      "(1/sqrt(K) predicts 0.25; 4 probe pairs)"),
           ("weight_perturbation", 0.35, "8 seeds: 0.049-0.246 at 1024 perturbations; 1024 / 64: 0.15-0.72"))],
+    # Equilibrium propagation and CHL (agents/rules/equilibrium.py).
+    by_test("ep_beta_slopes",
+            _EP + "test_ep_bias_falls_like_beta_one_sided_and_beta_squared_symmetric_and_chl_is_biased",
+            {"unrolled_vs_finite_differences_deg": Limit("<", 1e-3), "one_sided_slope_off_one": Limit("<", 0.2),
+             "symmetric_slope_off_two": Limit("<", 0.15),
+             "symmetric_over_one_sided_at_smallest_beta": Limit("<", 0.2),
+             "chl_angle_deg": Limit(">", 20.0)},
+            note="6-12-3 tanh, beta 0.2-0.025, 8 seeds: slope off 1 0.050-0.101 one-sided, off 2 0.003-0.028 "
+                 "symmetric; symmetric / one-sided angle at beta 0.025 0.065-0.077; CHL 31.2-55.4 deg; "
+                 "unrolled backprop vs finite differences <= 1.5e-6 deg"),
+    by_test("ep_digits", _EP + "test_ep_trains_the_digits_mlp_within_a_few_points_of_backprop",
+            {"backprop_accuracy": Limit(">", 0.9), "ep_accuracy": Limit(">", 0.87),
+             "ep_minus_backprop": Limit(">=", -0.07)},
+            note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds: backprop 0.930-0.967, EP (symmetric, beta 0.1, 30 "
+                 "steps) 0.898-0.944, EP - backprop -0.046 to -0.014"),
     by_test("fig3_panels", "tests/agents/experiments/test_fig3.py::"
             "test_panels_follow_are_orthogonal_to_and_partly_follow_the_gradient",
             {"fa_orthogonal_fraction": Limit(">", 0.2), "fa_antisymmetry": Limit(">", 0.5),

@@ -22,6 +22,7 @@ from agents.rules.base import (
     rule_class,
     rules_table,
 )
+from agents.rules.equilibrium import ContrastiveHebbian, EquilibriumPropagation
 from agents.rules.feedback import DirectFeedbackAlignment, FeedbackAlignment, SignSymmetry, exact_backward
 from agents.rules.hebbian import Hebbian, Oja
 from agents.rules.perturbation import NodePerturbation, WeightPerturbation
@@ -33,11 +34,14 @@ for _cls in (FeedbackAlignment, DirectFeedbackAlignment, SignSymmetry, NodePertu
     register_rule(_cls)
 register_rule(Hebbian)
 register_rule(Oja)
+register_rule(EquilibriumPropagation)
+register_rule(ContrastiveHebbian)
 
 RULES: tuple[str, ...] = registered_rules()  # the built-in rules; registered_rules() also lists later ones
 
 __all__ = [
-    "RULES", "Backprop", "DirectFeedbackAlignment", "FeedbackAlignment", "Hebbian", "LearningRule", "NodePerturbation",
+    "RULES", "Backprop", "ContrastiveHebbian", "DirectFeedbackAlignment", "EquilibriumPropagation",
+    "FeedbackAlignment", "Hebbian", "LearningRule", "NodePerturbation",
     "Oja", "PredictiveCoding", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward",
     "get_rule", "register_rule", "registered_rules", "rule_class", "rules_table",
 ]

@@ -23,6 +23,10 @@ rules (agents/rules/hebbian.py) train only their output layer on the objective, 
 local Hebbian updates; they refuse the conv agent, and in the REINFORCE check (256-32-2 tanh net, SGD 0.01)
 Hebb with decay stayed at chance (0.489 at seed 0). Their checks are Fig. 3's
 (tests/agents/probes/test_update_field.py).
+Equilibrium propagation and contrastive Hebbian learning (agents/rules/equilibrium.py) are not run
+either: their energy network is one nn.Sequential chain of Linear layers, and ``prepare`` refuses the
+agents (the env's default agent: its Conv2d torso, named). Their checks are in
+tests/agents/rules/test_equilibrium.py (digits against backprop).
 """
 
 import pytest
