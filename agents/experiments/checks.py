@@ -371,6 +371,11 @@ _BY_TEST: list[Check] = [
     *[by_test(f"{o}_familiar_bonus",
               f"{_PRED}test_bonus_of_a_familiar_state_is_below_half_the_bonus_of_a_novel_one[{o}]",
               {"familiar_over_novel": Limit("<", 0.5)}) for o in ("curiosity", "rnd")],
+    by_test("tabular_zero_init_coverage",
+            "tests/agents/classic/test_curiosity.py::test_zero_initialised_values_under_explore",
+            {"ratio_to_random_walk": Limit("<", 0.5)}),
+    by_test("demo_short", "tests/agents/experiments/test_demo.py::test_run_demo_trains_and_renders",
+            {"accuracy": Limit(">", 0.6)}),
     by_test("predictive_error_falls", _PRED + "test_predictive_alone_trains_the_shared_encoder",
             {"late_over_early_error": Limit("<", 0.5)}),
     # Fig. 3 (agents/probes/update_field.py, agents/experiments/fig3.py). Finite differences of a float64
