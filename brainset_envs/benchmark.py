@@ -132,6 +132,17 @@ def evaluate_targets(results: dict[str, dict[str, float]],
     return checks
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_info() -> dict[str, Any]:
     """Where and when the numbers were measured, with the load average (1, 5, 15 min) at that time:
     other processes on a shared machine slow every measurement."""

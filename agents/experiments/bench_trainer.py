@@ -6,7 +6,6 @@ benchmark JSON; ``scripts/bench_trainer.py`` prints them."""
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from agents.config import parse_override, resolve_config
 from agents.experiments import bench_like as bl
 from agents.trainer import evaluate, make_vec_env, train
 from brainset_envs.analysis.patch_foraging import mvt_optimum
-from brainset_envs.benchmark import evaluate_targets, machine_info
+from brainset_envs.benchmark import cpu_name, evaluate_targets, machine_info
 from brainset_envs.tasks.patch_foraging import PatchForagingCore
 
 
@@ -318,13 +317,3 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
                       "quick": quick, "repeats": repeats}
     return out
 
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

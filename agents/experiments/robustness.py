@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 
 from agents.experiments.checks import CHECKS
-from brainset_envs.benchmark import machine_info
+from brainset_envs.benchmark import cpu_name, machine_info
 from brainset_envs.core.files import atomic_path, write_json
 
 # Each path is what a process sees on a different machine. Measured on an AMD EPYC with AVX-512: 'auto' and
@@ -148,17 +147,6 @@ def summarize(results: Sequence[dict]) -> list[dict[str, Any]]:
             })
     return rows
 
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux), else the platform's processor string."""
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine() -> dict[str, Any]:
