@@ -48,6 +48,8 @@ COMMANDS: dict[str, Command] = {
                     "Fig. 3: is each rule's mean update a gradient? (fields on y = w2 w1 x, and numbers)"),
     "fig4": Command("agents.experiments.fig4_cli:main", "fig4.py",
                     "Fig. 4: perceptual learning of orientation in a conv hierarchy"),
+    "metarl": Command("agents.experiments.metarl:main", "metarl.py",
+                      "learning to learn: a frozen LSTM meta-RL agent on Bandit, TwoStep, Harlow vs ground truth"),
     "intrinsic": Command("agents.experiments.intrinsic_cli:main", "intrinsic_figures.py",
                          "the intrinsic-motivation figures (learned empowerment, coverage)"),
     "empowerment-map": Command("agents.experiments.empowerment_map:main", "empowerment_map.py",
