@@ -6,12 +6,12 @@ export SDL_VIDEODRIVER ?= dummy
 export SDL_AUDIODRIVER ?= dummy
 export PYGAME_HIDE_SUPPORT_PROMPT := 1
 
-.PHONY: venv demo test test-compatible lint bench robustness clean
+.PHONY: venv demo test test-compatible lint bench robustness docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[agents,dev,bench,sweep]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[agents,dev,bench,sweep,docs]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -36,6 +36,11 @@ robustness: venv
 lint: venv
 	$(PY) -m ruff check brainset_envs agents scripts tests
 	$(PY) -m mypy
+
+# The documentation site, generated from the code and built with MkDocs in strict mode (any warning fails):
+# open runs/docs/site/index.html. The docs extra comes with the venv (the tests build the site too).
+docs: venv
+	$(PY) -m agents.experiments.docs_site --out runs/docs
 
 bench: venv
 	$(PY) scripts/benchmark.py
