@@ -74,6 +74,7 @@ def generate(out: str | Path, assets: str | Path | None = None, api: bool = True
     pages["components/probes.md"] = docs_pages.probes_page()
     for name, text in docs_pages.experiment_pages(assets):
         pages[f"experiments/{name}"] = text
+    pages["api/index.md"] = "# API reference\n\nLeft out of this build (`--no-api`).\n"
     if api:
         pages["api/index.md"] = "# API reference\n\nFrom the docstrings, one page per package:\n\n" + "".join(
             f"- [{title}]({module}.md)\n" for title, module in API)
@@ -109,8 +110,8 @@ def mkdocs_config(families: dict[str, list], api: bool = True) -> dict:
         {"Guides": [{"Adding a task, a rule or an objective": "guides/adding.md"}]},
     ]
     plugins: list = ["search"]
+    nav.append({"API reference": ["api/index.md", *({t: f"api/{m}.md"} for t, m in API if api)]})
     if api:
-        nav.append({"API reference": ["api/index.md", *({t: f"api/{m}.md"} for t, m in API)]})
         plugins.append({"mkdocstrings": {"handlers": {"python": {
             "paths": [str(ROOT)],
             "options": {"docstring_style": None, "show_submodules": True, "show_source": False,
@@ -122,7 +123,9 @@ def mkdocs_config(families: dict[str, list], api: bool = True) -> dict:
                             "objectives x learning rules.",
         "docs_dir": "src",
         "use_directory_urls": False,  # the site opens from the file system as well as from a server
-        "theme": {"name": "material", "features": ["navigation.sections", "search.highlight", "content.code.copy"]},
+        # font: false: the system's fonts, not Google Fonts (the site works offline; no request leaves it)
+        "theme": {"name": "material", "font": False,
+                  "features": ["navigation.sections", "search.highlight", "content.code.copy"]},
         "markdown_extensions": ["admonition", "tables", {"toc": {"permalink": True}},
                                 "pymdownx.highlight", "pymdownx.superfences"],
         "plugins": plugins,
