@@ -27,7 +27,7 @@ def _first_line(block: str) -> str:
 
 
 def test_the_readme_has_python_examples():
-    assert len(README_BLOCKS) >= 7, len(README_BLOCKS)
+    assert len(README_BLOCKS) >= 3, len(README_BLOCKS)  # the landing page: make an env, score it, a rule
 
 
 @pytest.mark.parametrize("block", README_BLOCKS, ids=[f"block{i}" for i in range(len(README_BLOCKS))])

@@ -27,7 +27,6 @@ import agents
 from agents.experiments import docs_pages
 
 ROOT = Path(agents.__file__).resolve().parents[1]  # holds brainset_envs/ and agents/ (and, in a checkout, assets/)
-HAND_WRITTEN = ("index.md", "install.md", "tutorial.md", "adding.md")
 
 # (page title, module) of the API reference: one page each, rendered by mkdocstrings from the docstrings.
 API: tuple[tuple[str, str], ...] = (
@@ -45,7 +44,20 @@ API: tuple[tuple[str, str], ...] = (
 
 
 def _text(name: str) -> str:
+    """A hand-written page or part of one (package data under ``docs_text/``)."""
     return resources.files("agents.experiments").joinpath("docs_text").joinpath(name).read_text()
+
+
+def _optional(name: str, heading: str) -> str:
+    """``docs_text/<name>`` under ``heading``, to add to a generated page ('' when there is none)."""
+    node = resources.files("agents.experiments").joinpath("docs_text").joinpath(name)
+    return f"\n## {heading}\n\n{node.read_text()}" if node.is_file() else ""
+
+
+def hand_written() -> list[str]:
+    """Every file of ``docs_text/``, relative to it (each must appear on some page; a test checks it)."""
+    root = Path(str(resources.files("agents.experiments").joinpath("docs_text")))
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.md"))
 
 
 def generate(out: str | Path, assets: str | Path | None = None, api: bool = True) -> Path:
@@ -59,7 +71,8 @@ def generate(out: str | Path, assets: str | Path | None = None, api: bool = True
         shutil.rmtree(src)
     pages: dict[str, str] = {
         "index.md": _text("index.md"), "install.md": _text("install.md"), "tutorial.md": _text("tutorial.md"),
-        "guides/adding.md": _text("adding.md"),
+        "guides/adding.md": _text("adding.md"), "guides/training.md": _text("guides/training.md"),
+        "guides/development.md": _text("guides/development.md"),
     }
     families = docs_pages.task_families()
     pages["tasks/index.md"] = docs_pages.tasks_index(families)
@@ -67,13 +80,16 @@ def generate(out: str | Path, assets: str | Path | None = None, api: bool = True
     for stem, specs in families.items():
         module = str(specs[0].entry_point).partition(":")[0].rpartition(".")[2]
         gif = gifs.get(module)
-        pages[f"tasks/{stem}.md"] = docs_pages.task_page(stem, specs, f"../assets/{gif.name}" if gif else None)
+        pages[f"tasks/{stem}.md"] = (docs_pages.task_page(stem, specs, f"../assets/{gif.name}" if gif else None)
+                                     + _optional(f"tasks/{stem}.md", "In depth"))
     pages["components/architectures.md"] = docs_pages.architectures_page()
     pages["components/objectives.md"] = docs_pages.objectives_page()
-    pages["components/rules.md"] = docs_pages.rules_page()
-    pages["components/probes.md"] = docs_pages.probes_page()
+    pages["components/rules.md"] = docs_pages.rules_page() + _optional("components/rules.md", "In depth")
+    pages["components/probes.md"] = docs_pages.probes_page() + _optional("components/probes.md", "In depth")
     for name, text in docs_pages.experiment_pages(assets):
-        pages[f"experiments/{name}"] = text
+        prose = _optional(f"experiments/{name}", "The experiment")
+        head, sep, tail = text.partition("\n## Audited numbers")
+        pages[f"experiments/{name}"] = head + prose + sep + tail
     pages["api/index.md"] = "# API reference\n\nLeft out of this build (`--no-api`).\n"
     if api:
         pages["api/index.md"] = "# API reference\n\nFrom the docstrings, one page per package:\n\n" + "".join(
@@ -107,7 +123,9 @@ def mkdocs_config(families: dict[str, list], api: bool = True) -> dict:
         {"Experiments": ["experiments/index.md",
                          *({e.title.split(":")[0]: f"experiments/{e.slug}.md"} for e in docs_pages.EXPERIMENTS),
                          {"Robustness audit": "experiments/robustness.md"}]},
-        {"Guides": [{"Adding a task, a rule or an objective": "guides/adding.md"}]},
+        {"Guides": [{"Training agents": "guides/training.md"},
+                    {"Adding a task, a rule or an objective": "guides/adding.md"},
+                    {"Rendering, benchmarks, tests and layout": "guides/development.md"}]},
     ]
     plugins: list = ["search"]
     nav.append({"API reference": ["api/index.md", *({t: f"api/{m}.md"} for t, m in API if api)]})

@@ -1,6 +1,6 @@
 """The documentation site (agents.experiments.docs_site): pages come from the registries, so a new task or
 rule gets its page by itself; the site builds with MkDocs in strict mode, and strict mode does fail on a
-broken link; every example of the tutorial runs."""
+broken link; every hand-written page is on the site, and every example in them runs."""
 
 from __future__ import annotations
 
@@ -83,6 +83,32 @@ def test_the_site_builds_strictly_and_strict_mode_catches_a_broken_link(tmp_path
         f.write("\n[a page that does not exist](nowhere.md)\n")
     with pytest.raises(RuntimeError, match="nowhere.md"):
         docs_site.build(config, tmp_path / "site2")
+
+
+def test_every_hand_written_page_is_on_the_site(tmp_path: Path):
+    docs_site.generate(tmp_path, api=False)
+    pages = "\n".join(p.read_text() for p in (tmp_path / "src").rglob("*.md"))
+    names = docs_site.hand_written()
+    assert {"index.md", "tutorial.md", "tasks/PatchForaging.md", "guides/training.md"} <= set(names)
+    for name in names:
+        text = resources.files("agents.experiments").joinpath("docs_text").joinpath(name).read_text()
+        longest = max(text.splitlines(), key=len)
+        assert longest in pages, name
+
+
+EXAMPLES = [n for n in docs_site.hand_written() if n != "tutorial.md" and "```python" in
+            resources.files("agents.experiments").joinpath("docs_text").joinpath(n).read_text()]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_examples_of_a_page_run(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    text = resources.files("agents.experiments").joinpath("docs_text").joinpath(name).read_text()
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    blocks = python_blocks(text)
+    assert blocks
+    for i, block in enumerate(blocks):  # in order, in one namespace per page
+        exec(compile(block, f"docs_text/{name} block {i}", "exec"), namespace)
 
 
 def test_the_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
