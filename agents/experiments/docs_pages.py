@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 import agents.probes
 from agents.config import ArchConfig
 from agents.registry import OBJECTIVES
 from agents.rules import registered_rules, rule_class, rules_table
+from brainset_envs.benchmark import TARGETS
 from brainset_envs.core.ids import env_ids
+from brainset_envs.recording import make_policy
 
 _ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc):`~?([^`]+)`")
 
@@ -73,6 +76,45 @@ def _spaces(spec: gym.envs.registration.EnvSpec) -> tuple[str, str]:
         env.close()
 
 
+def policy_return(env_id: str, policy: str, episodes: int = 4, seed: int = 1, max_steps: int = 300) -> float:
+    """Mean return of ``policy`` ('oracle' or 'random', as ``brainset render --policy``) over ``episodes``
+    seeded episodes of at most ``max_steps`` steps: the task page's reference scores (~4 s for every id)."""
+    env = gym.make(env_id)
+    act = make_policy(policy, env)
+    env.action_space.seed(seed)
+    obs, info = env.reset(seed=seed)
+    totals = []
+    for _ in range(episodes):
+        total = 0.0
+        for _ in range(max_steps):
+            obs, reward, terminated, truncated, info = env.step(act(obs, info))
+            total += float(reward)
+            if terminated or truncated:
+                break
+        totals.append(total)
+        obs, info = env.reset()
+    env.close()
+    return float(np.mean(totals))
+
+
+def _scores(specs: Sequence[gym.envs.registration.EnvSpec]) -> list[str]:
+    out = ["## Oracle and random policy", "",
+           "Mean return over 4 episodes (seed 1, at most 300 steps each) of the task's `oracle_action` (it knows "
+           "the hidden state: the ceiling) and of uniformly random actions (the floor), measured when this page "
+           "was built.", "", "| id | oracle | random |", "|---|---|---|"]
+    for spec in specs:
+        has_oracle = hasattr(gym.make(spec.id).unwrapped, "oracle_action")
+        oracle = f"{policy_return(spec.id, 'oracle'):.4g}" if has_oracle else "no oracle"
+        out.append(f"| `{spec.id}` | {oracle} | {policy_return(spec.id, 'random'):.4g} |")
+    targets = [(spec.id, metric, low) for spec in specs for metric, low in TARGETS.get(spec.id, [])]
+    if targets:
+        out += ["", "## Throughput targets", "",
+                "Steps per second `brainset bench` checks (`brainset_envs.benchmark.TARGETS`; it writes the "
+                "measured rates to `runs/benchmark.json`).", "", "| id | metric | at least |", "|---|---|---|"]
+        out += [f"| `{i}` | `{m}` | {low:,.10g} |" for i, m, low in targets]
+    return out + [""]
+
+
 def task_page(stem: str, specs: Sequence[gym.envs.registration.EnvSpec], gif: str | None = None) -> str:
     """The page of one task family: the env class's docstring (its Description ... Registered
     configurations sections), then every registered id with its kwargs and spaces, read from the registry."""
@@ -90,7 +132,7 @@ def task_page(stem: str, specs: Sequence[gym.envs.registration.EnvSpec], gif: st
         out.append(f"| `{spec.id}` | {_cell(kwargs)} | `{_cell(obs)}` | `{_cell(act)}` |")
     out += ["", "```python", "import gymnasium as gym", "import brainset_envs  # registers the ids", "",
             f'env = gym.make("{specs[0].id}")', 'envs = gym.make_vec("' + specs[0].id + '", num_envs=64)'
-            "  # native batched", "```", ""]
+            "  # native batched", "```", "", *_scores(specs)]
     return "\n".join(out)
 
 

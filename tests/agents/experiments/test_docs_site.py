@@ -45,6 +45,10 @@ def test_every_task_id_and_every_rule_gets_its_page(tmp_path: Path):
             assert f"`{spec.id}`" in page, (stem, spec.id)
             obs = str(gym.make(spec.id).observation_space)
             assert obs in page, (spec.id, obs)
+    page = (src / "tasks" / "WaterMaze.md").read_text()
+    oracle, random = (docs_pages.policy_return("BrainSet/WaterMaze-v0", p) for p in ("oracle", "random"))
+    assert oracle > random and f"| `BrainSet/WaterMaze-v0` | {oracle:.4g} | {random:.4g} |" in page
+    assert "| `BrainSet/WaterMaze-v0` | `single` | 30,000 |" in page  # its throughput target
     rules = (src / "components" / "rules.md").read_text()
     for name in (*registered_rules(), "docs_dummy_rule"):
         assert f"## `{name}`" in rules, name
