@@ -4,6 +4,7 @@ broken link; every hand-written page is on the site, and every example in them r
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from agents.objectives import available_objectives
 from agents.registry import RULES
 from agents.rules import LearningRule, register_rule, registered_rules
 from brainset_envs.core.ids import env_ids
+from tests.test_packaging import PYPROJECT
 from tests.test_readme import python_blocks
 
 
@@ -98,6 +100,13 @@ def test_every_hand_written_page_is_on_the_site(tmp_path: Path):
         text = resources.files("agents.experiments").joinpath("docs_text").joinpath(name).read_text()
         longest = max(text.splitlines(), key=len)
         assert longest in pages, name
+
+
+def test_the_hand_written_pages_ship_as_package_data():
+    globs = PYPROJECT["tool"]["setuptools"]["package-data"]["agents"]
+    for name in docs_site.hand_written():
+        assert any(fnmatch.fnmatch(f"experiments/docs_text/{name}", g) and g.count("/") == name.count("/") + 2
+                   for g in globs), f"pyproject.toml's package-data misses docs_text/{name}"
 
 
 EXAMPLES = [n for n in docs_site.hand_written() if n != "tutorial.md" and "```python" in
