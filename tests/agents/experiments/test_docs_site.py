@@ -18,7 +18,7 @@ from agents.registry import RULES
 from agents.rules import LearningRule, register_rule, registered_rules
 from brainset_envs.core.ids import env_ids
 from tests.test_packaging import PYPROJECT
-from tests.test_readme import python_blocks
+from tests.test_readme import python_blocks, run_block
 
 
 class _DocsDummyRule(LearningRule):
@@ -120,19 +120,18 @@ def test_the_examples_of_a_page_run(name: str, tmp_path: Path, monkeypatch: pyte
     namespace: dict = {"__name__": "__docs__"}
     blocks = python_blocks(text)
     assert blocks
-    for i, block in enumerate(blocks):  # in order, in one namespace per page
-        exec(compile(block, f"docs_text/{name} block {i}", "exec"), namespace)
+    for i, block in enumerate(blocks):  # in order, in one namespace per page; quoted outputs checked
+        run_block(block, namespace, f"docs_text/{name} block {i}")
 
 
-def test_the_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+def test_the_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     text = resources.files("agents.experiments").joinpath("docs_text").joinpath("tutorial.md").read_text()
     blocks = python_blocks(text)
     assert len(blocks) == 5
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__tutorial__"}
-    for i, block in enumerate(blocks):  # in order, in one namespace, as a reader runs them
-        exec(compile(block, f"tutorial.md block {i}", "exec"), namespace)
-    out = capsys.readouterr().out
+    out = "\n".join(line for i, block in enumerate(blocks)  # in order, in one namespace, as a reader runs them
+                     for line in run_block(block, namespace, f"tutorial.md block {i}"))
     assert "oracle reward rate 1.0" in out
     assert "2048 env steps" in out
     assert "V1 units" in out and "IT units" in out
