@@ -137,14 +137,14 @@ def task_page(stem: str, specs: Sequence[gym.envs.registration.EnvSpec], gif: st
 
 
 def tasks_index(families: dict[str, list]) -> str:
-    """The task table: every family with its ids and the first line of its description."""
+    """The task table: every family with its ids and its module's one-paragraph summary."""
     out = ["# Tasks", "", "Every `BrainSet/` id registered with gymnasium, one page per task family.", "",
            "| task | ids | what it is |", "|---|---|---|"]
     for stem, specs in families.items():
         cls = env_class(specs[0])
-        desc = docstring(cls).split("## Description", 1)[-1].strip().split("\n\n")[0]
+        desc = first_line(importlib.import_module(cls.__module__)).removeprefix(f"{stem}: ")
         ids = ", ".join(f"`{s.id}`" for s in specs)
-        out.append(f"| [{stem}]({stem}.md) | {ids} | {_cell(desc.replace(chr(10), ' '))} |")
+        out.append(f"| [{stem}]({stem}.md) | {ids} | {desc[:1].upper() + desc[1:]} |")
     return "\n".join(out) + "\n"
 
 
