@@ -43,6 +43,23 @@ API: tuple[tuple[str, str], ...] = (
 )
 
 
+# A griffe extension (written next to mkdocs.yml, so the package imports nothing of the docs extra): the
+# docstrings' Sphinx roles (:class:`X`, :func:`f`) become code spans in the API reference.
+SPHINX_ROLES = '''"""Sphinx roles in docstrings -> Markdown code spans (written by agents.experiments.docs_site)."""
+import re
+
+import griffe
+
+ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc):`~?([^`]+)`")
+
+
+class SphinxRoles(griffe.Extension):
+    def on_instance(self, *, obj, **kwargs):
+        if obj.docstring is not None:
+            obj.docstring.value = ROLE.sub(r"`\\1`", obj.docstring.value)
+'''
+
+
 def _text(name: str) -> str:
     """A hand-written page or part of one (package data under ``docs_text/``)."""
     return resources.files("agents.experiments").joinpath("docs_text").joinpath(name).read_text()
@@ -108,11 +125,12 @@ def generate(out: str | Path, assets: str | Path | None = None, api: bool = True
             if f.suffix in (".png", ".gif"):
                 shutil.copy2(f, src / "assets" / f.name)
     config = out / "mkdocs.yml"
-    config.write_text(yaml.safe_dump(mkdocs_config(families, api), sort_keys=False))
+    (out / "griffe_sphinx_roles.py").write_text(SPHINX_ROLES)
+    config.write_text(yaml.safe_dump(mkdocs_config(families, api, out), sort_keys=False))
     return config
 
 
-def mkdocs_config(families: dict[str, list], api: bool = True) -> dict:
+def mkdocs_config(families: dict[str, list], api: bool = True, out: Path = Path(".")) -> dict:
     """The MkDocs configuration: Material theme, search, every page in the nav, strict link validation."""
     nav: list = [
         {"Home": "index.md"}, {"Install": "install.md"}, {"Tutorial": "tutorial.md"},
@@ -132,7 +150,8 @@ def mkdocs_config(families: dict[str, list], api: bool = True) -> dict:
     if api:
         plugins.append({"mkdocstrings": {"handlers": {"python": {
             "paths": [str(ROOT)],
-            "options": {"docstring_style": None, "show_submodules": True, "show_source": False,
+            "options": {"extensions": [f"{(out / 'griffe_sphinx_roles.py').resolve()}:SphinxRoles"],
+                        "docstring_style": None, "show_submodules": True, "show_source": False,
                         "members_order": "source", "show_root_heading": False, "heading_level": 2},
         }}}})
     return {

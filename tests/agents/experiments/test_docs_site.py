@@ -83,7 +83,9 @@ def test_the_site_builds_strictly_and_strict_mode_catches_a_broken_link(tmp_path
                  "experiments/fig2.html", "api/agents.rules.html", "search/search_index.json"):
         assert (site / page).exists(), page
     assert (site / "assets" / "fig2.png").exists()
-    assert "register_rule" in (site / "api" / "agents.rules.html").read_text()  # mkdocstrings rendered it
+    api = (site / "api" / "agents.rules.html").read_text()
+    assert "register_rule" in api  # mkdocstrings rendered it
+    assert "LearningRule" in api and ":class:" not in api  # the docstrings' Sphinx roles became code
     assert seconds < 60, f"the site took {seconds:.0f} s"
     with (tmp_path / "docs" / "src" / "install.md").open("a") as f:
         f.write("\n[a page that does not exist](nowhere.md)\n")
