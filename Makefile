@@ -6,12 +6,12 @@ export SDL_VIDEODRIVER ?= dummy
 export SDL_AUDIODRIVER ?= dummy
 export PYGAME_HIDE_SUPPORT_PROMPT := 1
 
-.PHONY: venv demo test test-compatible lint bench robustness clean
+.PHONY: venv demo test test-compatible lint bench robustness docs chromium clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[agents,dev,bench,sweep]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[agents,dev,bench,sweep,docs]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -19,7 +19,7 @@ venv: $(VENV)/.installed
 demo: venv
 	$(PY) scripts/demo.py
 
-test: venv lint
+test: venv lint chromium
 	$(PY) -m pytest -q -n 2 --dist loadfile
 	$(MAKE) --no-print-directory test-compatible
 
@@ -36,6 +36,18 @@ robustness: venv
 lint: venv
 	$(PY) -m ruff check brainset_envs agents scripts tests
 	$(PY) -m mypy
+
+# The documentation site, generated from the code and built with MkDocs in strict mode (any warning fails):
+# open runs/docs/site/index.html. The docs extra comes with the venv (the tests build the site too).
+docs: venv
+	$(PY) -m agents.experiments.docs_site --out runs/docs
+
+# Debian's Chromium and its driver, for the browser test of the docs site (tests/agents/experiments/
+# test_docs_browser.py); installed once with apt (as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 bench: venv
 	$(PY) scripts/benchmark.py

@@ -62,6 +62,8 @@ COMMANDS: dict[str, Command] = {
                           "audit the learned-figure checks over seeds and CPU code paths (long)"),
     "sweep": Command("agents.experiments.sweep_cli:main", "sweep.py",
                      "a grid of training runs on Ray Tune -> runs/sweeps/<name>/results.csv, report.md"),
+    "docs": Command("agents.experiments.docs_site:main", "docs.py",
+                    "the documentation site, generated from the code -> runs/docs/site (needs the docs extra)"),
     "demo": Command("agents.experiments.demo:main", "demo.py",
                     "the `make demo` job: train a small agent for ~2 min, render it"),
 }

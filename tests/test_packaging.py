@@ -22,6 +22,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 BASE = {"gymnasium", "numpy", "scipy", "pygame-ce", "imageio", "imageio-ffmpeg"}
 AGENTS = {"torch", "stable-baselines3", "tensorboard", "matplotlib", "tqdm", "pyyaml", "scikit-learn", "cloudpickle"}
+DOCS = {"mkdocs", "mkdocs-material", "mkdocstrings"}  # the site: agents.experiments.docs_site runs mkdocs
 # distribution -> the top-level module it installs, where the two differ
 MODULE_OF = {"pygame-ce": "pygame", "imageio-ffmpeg": "imageio_ffmpeg", "stable-baselines3": "stable_baselines3",
              "pyyaml": "yaml", "scikit-learn": "sklearn"}
@@ -56,11 +57,13 @@ def test_base_dependencies_are_the_envs_only_and_the_extras_add_the_rest():
     extras = {k: {_name(r) for r in v} for k, v in project["optional-dependencies"].items()}
     assert extras["agents"] == AGENTS
     assert {"dev", "bench", "sweep"} <= set(extras) and "minigrid" in extras["bench"] and extras["sweep"] == {"ray"}
+    assert extras["docs"] == DOCS
     assert project["scripts"] == {"brainset": "brainset_envs.cli:main"}
-    assert '-e ".[agents,dev,bench,sweep]"' in (ROOT / "Makefile").read_text()  # `make` installs everything
+    # `make` installs everything: the tests build the docs site too
+    assert '-e ".[agents,dev,bench,sweep,docs]"' in (ROOT / "Makefile").read_text()
     pinned = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
               if line.strip() and not line.startswith("#")}
-    missing = {d for d in BASE | AGENTS | {"ray"} if d not in pinned}
+    missing = {d for d in BASE | AGENTS | DOCS | {"ray"} if d not in pinned}
     assert not missing, f"pin the tested versions of {missing} in constraints.txt"
 
 
