@@ -5,10 +5,12 @@ the digits MLP; bad models and options are named."""
 
 import math
 
+import gymnasium as gym
 import pytest
 import torch
 from torch import nn
 
+import brainset_envs  # noqa: F401
 from agents.experiments.fig2 import accuracy, digits_data, make_mlp
 from agents.rules import get_rule
 
@@ -153,6 +155,72 @@ def test_agrel_trains_the_digits_mlp_close_to_backprop(audit):
     ag = _train("agrel", seed, seed=seed)
     print(f"digits 64-32-10, 8 epochs, Adam 3e-3: backprop {bp:.3f}, AGREL {ag:.3f}")
     audit.check("agrel_digits", {"backprop_accuracy": bp, "agrel_accuracy": ag, "agrel_minus_backprop": ag - bp})
+
+
+def _greedy_accuracy(envs, net, trials: int = 8) -> float:
+    correct = 0.0
+    for _ in range(trials):
+        obs, _ = envs.reset()
+        with torch.no_grad():
+            a = net((torch.as_tensor(obs, dtype=torch.float32) - 128.0) / 128.0).argmax(1)
+        _, rew, *_ = envs.step(a.numpy())
+        correct += float(rew.mean())
+    return correct / trials
+
+
+def test_agrel_learns_orientation_discrimination_from_its_own_choices_and_rewards(audit):
+    """The RL loop: the rule selects each trial's action, the environment rewards it, set_outcome hands both
+    to the update (the budget of tests/agents/rules/test_on_a_task.py: 300 updates of 128 trials, Adam 3e-3)."""
+    seed = audit.seed(0)
+    envs = gym.make_vec("BrainSet/OrientationDiscriminationEasy-v0", num_envs=128,
+                        vectorization_mode="vector_entry_point", size=16)
+    torch.manual_seed(seed)
+    rule = get_rule("agrel", seed=seed)
+    net = rule.prepare(nn.Sequential(nn.Flatten(), nn.Linear(256, 32), nn.Tanh(), nn.Linear(32, 2)))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    envs.reset(seed=seed)
+    before = _greedy_accuracy(envs, net)
+    for _ in range(300):
+        obs, _ = envs.reset()
+        x = (torch.as_tensor(obs, dtype=torch.float32) - 128.0) / 128.0
+        with torch.no_grad():
+            action = rule.select(net(x))
+        _, reward, terminated, _, _ = envs.step(action.numpy())
+        assert terminated.all()  # one trial per episode: a contextual bandit
+        rule.set_outcome(action, torch.as_tensor(reward, dtype=torch.float32))
+        opt.zero_grad(set_to_none=True)
+        metrics = rule.compute_grads(net, lambda x=x: net(x).sum())  # the closure only runs the model
+        assert metrics["agrel_reward"] == pytest.approx(float(reward.mean()))
+        opt.step()
+    after = _greedy_accuracy(envs, net)
+    envs.close()
+    print(f"orientation discrimination, AGREL's own choices: greedy accuracy {before:.3f} -> {after:.3f}")
+    audit.check("agrel_bandit", {"untrained_off_chance": abs(before - 0.5), "accuracy": after})
+
+
+def test_set_outcome_sets_the_action_and_reward_of_the_next_update_only():
+    net, x, y = _small()
+    rule = get_rule("agrel")
+    m = rule.prepare(net)
+    loss = lambda: nn.functional.cross_entropy(m(x), y)  # noqa: E731
+    action, reward = torch.tensor([0, 1, 2, 3, 0, 1]), torch.tensor([1.0, 0.0, 0.5, 1.0, -1.0, 0.0])
+    rule.set_outcome(action, reward)
+    m.zero_grad(set_to_none=True)
+    rule.compute_grads(m, loss)
+    got = _flat_grad(m).clone()
+
+    def selected():  # the squared RPE of the given actions, with the given rewards
+        return ((m(x).gather(1, action[:, None]).squeeze(1) - reward.double()) ** 2 / 2).mean()
+
+    assert torch.allclose(got, -_minus_grad(m, selected), rtol=1e-12, atol=1e-15)
+    assert rule._outcome is None  # used once: the next update selects again
+    with pytest.raises(ValueError, match="one action in"):
+        rule.set_outcome(torch.tensor([0, 4, 0, 0, 0, 0]), torch.zeros(6))
+        rule.compute_grads(m, loss)
+    with pytest.raises(ValueError, match="rewards of shape"):
+        rule.set_outcome(action, torch.zeros(5))
+    with pytest.raises(ValueError, match="integer"):
+        rule.set_outcome(action.double(), reward)
 
 
 @pytest.mark.parametrize(("model", "word"), [
