@@ -319,6 +319,7 @@ _FIG2 = "tests/agents/experiments/test_fig2.py::"
 _FIELD = "tests/agents/probes/test_update_field.py::"
 _EP = "tests/agents/rules/test_equilibrium.py::"
 _META = "tests/agents/experiments/test_metarl.py::"
+_AGREL = "tests/agents/rules/test_agrel.py::"
 _BY_TEST: list[Check] = [
     *[by_test(f"reinforce_{r}", f"{_ON_TASK}[{r}]",
               {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)}) for r in task_rules()],
@@ -416,6 +417,16 @@ _BY_TEST: list[Check] = [
              "ep_minus_backprop": Limit(">=", -0.07)},
             note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds: backprop 0.930-0.967, EP (symmetric, beta 0.1, 30 "
                  "steps) 0.898-0.944, EP - backprop -0.046 to -0.014"),
+    # AGREL / Q-AGREL (agents/rules/agrel.py).
+    by_test("agrel_digits", _AGREL + "test_agrel_trains_the_digits_mlp_close_to_backprop",
+            {"backprop_accuracy": Limit(">", 0.9), "agrel_accuracy": Limit(">", 0.87),
+             "agrel_minus_backprop": Limit(">=", -0.07)},
+            note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds (the same with MKL_CBWR=COMPATIBLE): backprop "
+                 "0.930-0.967, AGREL (epsilon 0.02) 0.903-0.959, AGREL - backprop -0.041 to +0.014"),
+    by_test("agrel_bandit", _AGREL + "test_agrel_learns_orientation_discrimination_from_its_own_choices_and_rewards",
+            {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)},
+            note="16 px gratings, 300 updates of 128 trials, Adam 3e-3, epsilon 0.02, 8 seeds (the same with "
+                 "MKL_CBWR=COMPATIBLE): greedy accuracy 0.668-0.995, untrained within 0.035 of chance"),
     by_test("fig3_panels", "tests/agents/experiments/test_fig3.py::"
             "test_panels_follow_are_orthogonal_to_and_partly_follow_the_gradient",
             {"fa_orthogonal_fraction": Limit(">", 0.2), "fa_antisymmetry": Limit(">", 0.5),

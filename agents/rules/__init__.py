@@ -11,6 +11,7 @@ Normalisation layers, embeddings and vector parameters are accepted by every rul
 owning a trainable matrix that a rule cannot handle fails in ``prepare`` with a message naming it.
 """
 
+from agents.rules.agrel import AGREL
 from agents.rules.base import (
     Backprop,
     LearningRule,
@@ -36,11 +37,12 @@ register_rule(Hebbian)
 register_rule(Oja)
 register_rule(EquilibriumPropagation)
 register_rule(ContrastiveHebbian)
+register_rule(AGREL)
 
 RULES: tuple[str, ...] = registered_rules()  # the built-in rules; registered_rules() also lists later ones
 
 __all__ = [
-    "RULES", "Backprop", "ContrastiveHebbian", "DirectFeedbackAlignment", "EquilibriumPropagation",
+    "AGREL", "RULES", "Backprop", "ContrastiveHebbian", "DirectFeedbackAlignment", "EquilibriumPropagation",
     "FeedbackAlignment", "Hebbian", "LearningRule", "NodePerturbation",
     "Oja", "PredictiveCoding", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward",
     "get_rule", "register_rule", "registered_rules", "rule_class", "rules_table",

@@ -219,7 +219,8 @@ def test_vector_parameters_norms_and_frozen_modules_are_accepted():
             self.frozen.requires_grad_(False)
 
     for name in RULES:
-        if name in ENERGY_CHAIN_ONLY:  # a layered energy network is one Linear chain: refused, and said so
+        # a layered energy network and AGREL's feedback chain are one Linear chain: refused, and said so
+        if name in (*ENERGY_CHAIN_ONLY, "agrel"):
             with pytest.raises(ValueError, match="type Policy: it needs an nn.Sequential"):
                 get_rule(name).prepare(Policy())
             continue
