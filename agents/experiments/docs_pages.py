@@ -225,6 +225,7 @@ class Experiment:
     command: str
     images: tuple[str, ...]
     checks: Callable[[str], bool]
+    results: Callable[[Path], list[str]] | None = None  # Markdown lines read from the JSON it wrote to assets/
 
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -254,7 +255,26 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "Agents trained by the trainer on the tasks, and every learning rule on OrientationDiscrimination.",
                "python scripts/benchmark.py --learning", (),
                lambda c: c.startswith(("rule_", "reinforce_", "orientation", "patch_foraging", "cartpole", "demo"))),
+    Experiment("metarl", "Learning to learn: a frozen LSTM on Bandit, TwoStep and Harlow",
+               "Wang et al. (2018)'s meta-RL agent: trained by PPO across many tasks, then measured with frozen "
+               "weights against each task's ground truth.",
+               "python scripts/metarl.py --task all --assets assets",
+               ("metarl_bandit.png", "metarl_two_step.png", "metarl_harlow.png"), lambda c: c.startswith("metarl_"),
+               lambda assets: _metarl_results(assets)),
 )
+
+
+def _metarl_results(assets: Path) -> list[str]:
+    """One line per task from ``assets/metarl_<task>.json`` (what ``scripts/metarl.py --assets`` wrote)."""
+    metarl = importlib.import_module("agents.experiments.metarl")
+    lines = []
+    for task in metarl.TASKS:
+        path = assets / f"metarl_{task}.json"
+        if path.exists():
+            lines.append(f"- {metarl.summary(json.loads(path.read_text()))}")
+    if not lines:
+        return []
+    return ["## The runs behind the figures", "", "Read from `assets/metarl_<task>.json`:", "", *lines, ""]
 
 
 def _robustness() -> Any:
@@ -270,11 +290,14 @@ def audit_rows(results_jsonl: Path) -> list[dict[str, Any]]:
     return list(robustness.summarize(results))
 
 
-def experiment_page(exp: Experiment, rows: Sequence[dict[str, Any]], images: Sequence[str]) -> str:
+def experiment_page(exp: Experiment, rows: Sequence[dict[str, Any]], images: Sequence[str],
+                    assets: Path | None = None) -> str:
     """One experiment: its figures (those of ``images`` that exist), the command, and its audited numbers."""
     mine = [r for r in rows if exp.checks(r["check"])]
     out = [f"# {exp.title}", "", exp.what, "", "Reproduce the figure:", "", "```bash", exp.command, "```", ""]
     out += [f"![{exp.title}](../assets/{img})\n" for img in images]
+    if exp.results is not None and assets is not None:
+        out += exp.results(assets)
     if mine:
         names = sorted({r["check"] for r in mine})
         out += ["## Audited numbers", "",
@@ -294,7 +317,7 @@ def experiment_pages(assets: Path) -> list[tuple[str, str]]:
                         "draws it again, and the numbers the audit measured.", ""]
     for exp in EXPERIMENTS:
         images = [img for img in exp.images if (assets / img).exists()]
-        pages.append((f"{exp.slug}.md", experiment_page(exp, rows, images)))
+        pages.append((f"{exp.slug}.md", experiment_page(exp, rows, images, assets)))
         index.append(f"- [{exp.title}]({exp.slug}.md)")
     index.append("- [The robustness audit: every learned figure](robustness.md)")
     audit = ["# Robustness audit", "", "Every learned figure the test suite asserts "

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from torch import nn
 
@@ -86,8 +87,6 @@ def _bandit_truth() -> dict[str, float]:
 
 
 def _two_step_truth() -> dict[str, Any]:
-    import gymnasium as gym
-
     out: dict[str, Any] = {"wang_et_al": dict(WANG_STAY)}
     env = gym.make("BrainSet/TwoStepSwitching-v0")
     for name, agent in (("model_based", ModelBasedAgent(common_prob=0.9, seed=0)),
@@ -206,10 +205,10 @@ def run_metarl(task: str, seed: int = 0, steps: int | None = None, every: int | 
 def plot_metarl(result: dict[str, Any]):
     """Two panels: the frozen agent's headline figure along training, and the final measurement beside the
     ground truth (bandit: regret; two-step: stay probabilities; Harlow: accuracy per trial)."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import and only the figure needs it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: as above
 
     task, final, truth, curve = result["task"], result["final"], result["truth"], result["curve"]
     steps = np.array([p["step"] for p in curve]) / 1e6
@@ -300,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=None, help="env steps between points of the learning curve "
                    "(default: a tenth of the run)")
     p.add_argument("--runs-dir", default="runs", help="parent of the run folders (runs/metarl__<task>__<seed>)")
-    p.add_argument("--assets", default=None, help="also write the PNGs into this folder (metarl_<task>.png)")
+    p.add_argument("--assets", default=None, help="also write the PNGs and JSONs into this folder "
+                   "(metarl_<task>.png / .json: the README's figures and the docs page's numbers)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides of the recipe")
     a = p.parse_args(argv)
     names = list(TASKS) if a.task == "all" else [t.strip() for t in a.task.split(",") if t.strip()]
@@ -317,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         png = Path(a.assets) / f"metarl_{name}.png" if a.assets else None
         for path in save_metarl(result, run_dir, png):
             print(f"wrote {path}")
+        if a.assets:
+            write_json(result, Path(a.assets) / f"metarl_{name}.json")
+            print(f"wrote {Path(a.assets) / f'metarl_{name}.json'}")
         print(summary(result))
     return 0
 

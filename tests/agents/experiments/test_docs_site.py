@@ -5,6 +5,7 @@ broken link; every hand-written page is on the site, and every example in them r
 from __future__ import annotations
 
 import fnmatch
+import json
 import time
 from importlib import resources
 from pathlib import Path
@@ -69,6 +70,9 @@ def test_experiment_pages_show_the_audited_numbers(tmp_path: Path):
     rows = docs_pages.audit_rows(docs_site.ROOT / "assets" / "robustness_results.jsonl")
     fa = next(r for r in rows if r["check"] == "fig2_run" and r["figure"] == "fa_accuracy_gain")
     assert f"| fig2_run | fa_accuracy_gain | {fa['seeds']} x {len(fa['paths'])} | {fa['min']:.3f} |" in fig2
+    metarl = pages["metarl.md"]  # numbers read from the JSON that scripts/metarl.py --assets wrote
+    bandit = json.loads((docs_site.ROOT / "assets" / "metarl_bandit.json").read_text())
+    assert f"regret {bandit['final']['regret']:.2f}" in metarl and "## The runs behind the figures" in metarl
     for exp in docs_pages.EXPERIMENTS:  # each page shows at least one audited figure of its own
         assert "## Audited numbers" in pages[f"{exp.slug}.md"], exp.slug
 
