@@ -138,7 +138,10 @@ class DendriticMLP(nn.Sequential):
             for k in range(self.hidden_layers()):
                 up = self._dend_linears[k + 1]
                 self._buf("interneuron", k).copy_(up.weight)
-                self._buf("interneuron_bias", k).copy_(up.bias if up.bias is not None else 0.0)
+                if up.bias is None:
+                    self._buf("interneuron_bias", k).zero_()
+                else:
+                    self._buf("interneuron_bias", k).copy_(up.bias)
                 self._buf("inter_apical", k).copy_(-self._buf("top_down", k))
 
     # --- states --------------------------------------------------------------------------------------------

@@ -140,6 +140,16 @@ def test_prepared_model_keeps_names_and_its_forward_is_the_feedforward_pass():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
 
 
+def test_relu_layers_without_bias_reach_backprop_with_perfect_self_prediction():
+    _, x, t = _small(0)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(6, 12, bias=False), nn.ReLU(), nn.Linear(12, 3, bias=False)).double()
+    rule = get_rule("dendritic_error", beta=1e-4, top_down="aligned", self_prediction_steps=0, **EXACT)
+    m = rule.prepare(copy.deepcopy(net))
+    m.perfect_self_prediction()
+    assert _angle(_update(rule, m, x, t), _backprop(net, x, t)) < 0.1
+
+
 @pytest.mark.parametrize(("model", "word"), [
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(8, 2)), "Conv2d"),
     (nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2)), "LayerNorm"),
