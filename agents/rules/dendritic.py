@@ -50,7 +50,7 @@ Each update reports ``apical_mismatch`` (the rest-state self-prediction error, b
 learn from the batch). The interneurons also learn while a probe (Fig. 2) calls ``compute_grads``: pass
 ``interneuron_lr=0`` to hold the self-prediction quality fixed.
 
-Measured (tests/agents/rules/test_dendritic.py, 8 seeds x plain and MKL_CBWR=COMPATIBLE): 1000
+Measured (tests/agents/rules/test_dendritic.py, 8 seeds x 4 CPU code paths): 1000
 self-prediction steps bring the rest apical mismatch on digits from 2.2-8.9 to <= 2.4e-5; with aligned
 top-down weights, beta 0.1 and frozen interneurons every step of better self-prediction (100 / 300 / 1000 /
 3000 steps) lowers the angle to backprop (23-63 deg at 100 steps); aligned + perfect self-prediction: the
