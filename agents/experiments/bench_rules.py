@@ -2,9 +2,9 @@
 
 ``python -m agents.experiments.bench_rules`` prints JSON: per model, the time of one update (zero_grad,
 compute_grads, optimizer step) for each rule and its ratio to backprop (target for feedback alignment
-and sign symmetry: <= 1.5x), and predictive coding's cost per relaxation step. Rules are timed in
-interleaved rounds; ``ms_per_update`` is the fastest round (least disturbed by other processes on a
-shared machine), ``median_ms`` the median round.
+and sign symmetry: <= 1.5x), and the cost per relaxation step of predictive coding and (MLPs only)
+dendritic error learning. Rules are timed in interleaved rounds; ``ms_per_update`` is the fastest round
+(least disturbed by other processes on a shared machine), ``median_ms`` the median round.
 """
 
 from __future__ import annotations
@@ -127,7 +127,11 @@ def benchmark(rounds: int = 15, round_s: float = 0.025, device: str = "cpu") -> 
         "pc_20_steps": {"name": "predictive_coding", "options": {"steps": 20}},
         "pc_fixed_prediction_20_steps": {"name": "predictive_coding",
                                          "options": {"steps": 20, "fixed_prediction": True}},
+        "dendritic_error": {"name": "dendritic_error"},
+        "dendritic_5_steps": {"name": "dendritic_error", "options": {"steps": 5, "tol": 1e-30}},
+        "dendritic_25_steps": {"name": "dendritic_error", "options": {"steps": 25, "tol": 1e-30}},
     }
+    dendritic = ("dendritic_error", "dendritic_5_steps", "dendritic_25_steps")
     out: dict = {"device": device, "torch": torch.__version__, "threads": torch.get_num_threads(),
                  "models": {}}
     for name, (make, batch) in _models().items():
@@ -136,6 +140,8 @@ def benchmark(rounds: int = 15, round_s: float = 0.025, device: str = "cpu") -> 
             keep = ("backprop", "feedback_alignment", "sign_symmetry") + (("pc_0_steps", "pc_20_steps",
                     "pc_fixed_prediction_20_steps") if name.startswith("Linear") else ())
             chosen = {k: v for k, v in rules.items() if k in keep}
+        elif not name.startswith("mlp"):  # the pyramidal microcircuit is built on an MLP only
+            chosen = {k: v for k, v in rules.items() if k not in dendritic}
         full = time_updates(make, batch(), chosen, rounds, round_s, device)
         t = {k: v["min"] for k, v in full.items()}
         bp = t["backprop"]
@@ -147,6 +153,9 @@ def benchmark(rounds: int = 15, round_s: float = 0.025, device: str = "cpu") -> 
             rec["pc_ms_per_relaxation_step"] = round((t["pc_20_steps"] - t["pc_0_steps"]) / 20 * 1e3, 4)
             rec["pc_fixed_prediction_ms_per_step"] = round(
                 (t["pc_fixed_prediction_20_steps"] - t["pc_0_steps"]) / 20 * 1e3, 4)
+        if "dendritic_25_steps" in t:
+            rec["dendritic_ms_per_relaxation_step"] = round(
+                (t["dendritic_25_steps"] - t["dendritic_5_steps"]) / 20 * 1e3, 4)
         out["models"][name] = rec
     return out
 

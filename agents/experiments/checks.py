@@ -320,6 +320,7 @@ _FIELD = "tests/agents/probes/test_update_field.py::"
 _EP = "tests/agents/rules/test_equilibrium.py::"
 _META = "tests/agents/experiments/test_metarl.py::"
 _AGREL = "tests/agents/rules/test_agrel.py::"
+_DEND = "tests/agents/rules/test_dendritic.py::"
 _BY_TEST: list[Check] = [
     *[by_test(f"reinforce_{r}", f"{_ON_TASK}[{r}]",
               {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)}) for r in task_rules()],
@@ -427,6 +428,28 @@ _BY_TEST: list[Check] = [
             {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)},
             note="16 px gratings, 300 updates of 128 trials, Adam 3e-3, epsilon 0.02, 8 seeds (the same with "
                  "MKL_CBWR=COMPATIBLE): greedy accuracy 0.668-0.995, untrained within 0.035 of chance"),
+    # Dendritic error learning (agents/rules/dendritic.py).
+    by_test("dendritic_self_prediction", _DEND + "test_self_prediction_cancels_the_top_down_input_at_rest",
+            {"untrained_mismatch": Limit(">", 1.0), "trained_mismatch": Limit("<", 1e-4)},
+            note="64-32-10, digits inputs, 8 seeds x 4 code paths: rest apical mismatch 2.16-8.95 "
+                 "untrained, 1.3e-6-2.4e-5 after 1000 self-prediction steps on random inputs"),
+    by_test("dendritic_angle_vs_self_prediction", _DEND + "test_angle_to_backprop_falls_as_self_prediction_improves",
+            {"min_angle_drop_deg": Limit(">", 0.0), "best_over_worst_angle": Limit("<", 0.5),
+             "worst_angle_deg": Limit(">", 15.0)},
+            note="6-12-10-3 tanh, aligned, beta 0.1, 100/300/1000/3000 self-prediction steps, 8 seeds x 4 code paths: "
+                 "every step lowers the angle (smallest drop 2.5 deg), 3000 / 100 steps 0.17-0.39, angle at 100 "
+                 "steps 23.0-62.7 deg"),
+    by_test("dendritic_backprop_limit",
+            _DEND + "test_aligned_top_down_and_perfect_self_prediction_give_backprop_as_beta_shrinks",
+            {"angle_at_smallest_beta_deg": Limit("<", 0.5), "slope_off_one": Limit("<", 0.1),
+             "norm_ratio_off_one": Limit("<", 0.01)},
+            note="beta 0.1/0.01/0.001, 8 seeds x 4 code paths: 0.061-0.150 deg at beta 0.001, log-log slope off 1 "
+                 "0.007-0.018, norm ratio off 1 <= 6.3e-4"),
+    by_test("dendritic_digits", _DEND + "test_dendritic_error_trains_the_digits_mlp_near_backprop",
+            {"backprop_accuracy": Limit(">", 0.9), "dendritic_accuracy": Limit(">", 0.9),
+             "dendritic_minus_backprop": Limit(">=", -0.06)},
+            note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds x 4 code paths: backprop 0.930-0.967, "
+                 "dendritic error (random top-down, beta 0.5) 0.923-0.938, difference -0.035 to -0.004"),
     by_test("fig3_panels", "tests/agents/experiments/test_fig3.py::"
             "test_panels_follow_are_orthogonal_to_and_partly_follow_the_gradient",
             {"fa_orthogonal_fraction": Limit(">", 0.2), "fa_antisymmetry": Limit(">", 0.5),

@@ -23,6 +23,7 @@ from agents.rules.base import (
     rule_class,
     rules_table,
 )
+from agents.rules.dendritic import DendriticError
 from agents.rules.equilibrium import ContrastiveHebbian, EquilibriumPropagation
 from agents.rules.feedback import DirectFeedbackAlignment, FeedbackAlignment, SignSymmetry, exact_backward
 from agents.rules.hebbian import Hebbian, Oja
@@ -38,11 +39,13 @@ register_rule(Oja)
 register_rule(EquilibriumPropagation)
 register_rule(ContrastiveHebbian)
 register_rule(AGREL)
+register_rule(DendriticError)
 
 RULES: tuple[str, ...] = registered_rules()  # the built-in rules; registered_rules() also lists later ones
 
 __all__ = [
-    "AGREL", "RULES", "Backprop", "ContrastiveHebbian", "DirectFeedbackAlignment", "EquilibriumPropagation",
+    "AGREL", "RULES", "Backprop", "ContrastiveHebbian", "DendriticError", "DirectFeedbackAlignment",
+    "EquilibriumPropagation",
     "FeedbackAlignment", "Hebbian", "LearningRule", "NodePerturbation",
     "Oja", "PredictiveCoding", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward",
     "get_rule", "register_rule", "registered_rules", "rule_class", "rules_table",

@@ -11,6 +11,7 @@ from torch import nn
 from agents.experiments.fig2 import digits_data, make_mlp
 from agents.probes.gradients import angle_deg
 from agents.rules import RULES, exact_backward, get_rule, rule_class
+from agents.rules.dendritic import CHAIN_ONLY as DENDRITIC_CHAIN_ONLY
 from agents.rules.equilibrium import ENERGY_CHAIN_ONLY
 
 
@@ -219,8 +220,9 @@ def test_vector_parameters_norms_and_frozen_modules_are_accepted():
             self.frozen.requires_grad_(False)
 
     for name in RULES:
-        # a layered energy network and AGREL's feedback chain are one Linear chain: refused, and said so
-        if name in (*ENERGY_CHAIN_ONLY, "agrel"):
+        # a layered energy network, AGREL's feedback chain and a pyramidal microcircuit are one Linear chain:
+        # refused, and said so
+        if name in (*ENERGY_CHAIN_ONLY, *DENDRITIC_CHAIN_ONLY, "agrel"):
             with pytest.raises(ValueError, match="type Policy: it needs an nn.Sequential"):
                 get_rule(name).prepare(Policy())
             continue
