@@ -2,8 +2,8 @@
 
 ``python -m agents.experiments.bench_rules`` prints JSON: per model, the time of one update (zero_grad,
 compute_grads, optimizer step) for each rule and its ratio to backprop (target for feedback alignment
-and sign symmetry: <= 1.5x), and predictive coding's cost per relaxation step. Rules are timed in
-interleaved rounds; ``ms_per_update`` is the fastest round (least disturbed by other processes on a
+and sign symmetry: <= 1.5x), and predictive coding's cost per relaxation step (RDD feedback: MLPs only).
+Rules are timed in interleaved rounds; ``ms_per_update`` is the fastest round (least disturbed by other processes on a
 shared machine), ``median_ms`` the median round.
 """
 
@@ -127,11 +127,12 @@ def benchmark(rounds: int = 15, round_s: float = 0.025, device: str = "cpu") -> 
         "pc_20_steps": {"name": "predictive_coding", "options": {"steps": 20}},
         "pc_fixed_prediction_20_steps": {"name": "predictive_coding",
                                          "options": {"steps": 20, "fixed_prediction": True}},
+        "rdd": {"name": "rdd"},  # MLPs only
     }
     out: dict = {"device": device, "torch": torch.__version__, "threads": torch.get_num_threads(),
                  "models": {}}
     for name, (make, batch) in _models().items():
-        chosen = dict(rules)
+        chosen = {k: v for k, v in rules.items() if k != "rdd" or name.startswith("mlp")}
         if "GRU" in name:  # DFA is feed-forward only; PC does not take full-sequence recurrent layers
             keep = ("backprop", "feedback_alignment", "sign_symmetry") + (("pc_0_steps", "pc_20_steps",
                     "pc_fixed_prediction_20_steps") if name.startswith("Linear") else ())

@@ -318,6 +318,7 @@ _PERTURB = "tests/agents/rules/test_perturbation.py::"
 _FIG2 = "tests/agents/experiments/test_fig2.py::"
 _FIELD = "tests/agents/probes/test_update_field.py::"
 _EP = "tests/agents/rules/test_equilibrium.py::"
+_RDD = "tests/agents/rules/test_rdd.py::"
 _BY_TEST: list[Check] = [
     *[by_test(f"reinforce_{r}", f"{_ON_TASK}[{r}]",
               {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)}) for r in task_rules()],
@@ -415,6 +416,30 @@ _BY_TEST: list[Check] = [
              "ep_minus_backprop": Limit(">=", -0.07)},
             note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds: backprop 0.930-0.967, EP (symmetric, beta 0.1, 30 "
                  "steps) 0.898-0.944, EP - backprop -0.046 to -0.014"),
+    # RDD and RDD feedback (agents/rules/rdd_estimate.py, agents/rules/rdd.py).
+    by_test("rdd_confounded", _RDD + "test_rdd_is_unbiased_where_the_observed_dependence_is_confounded",
+            {"naive_error": Limit(">", 0.25), "rdd_error": Limit("<", 0.03),
+             "rdd_single_median_error": Limit("<", 0.06)},
+            note="true effect 0.5, 8 seeds x auto / MKL COMPATIBLE: naive off by 0.361-0.365, RDD (window 0.2, "
+                 "mean of 200 estimates of 2000 trials) off by 0.001-0.008, single estimates' median error "
+                 "0.028-0.036"),
+    by_test("rdd_window_tradeoff", _RDD + "test_a_narrow_window_is_less_biased_but_noisier_than_a_wide_one",
+            {"narrow_bias": Limit("<", 0.04), "wide_minus_narrow_bias": Limit(">", 0.08),
+             "narrow_over_wide_variance": Limit(">", 1.8)},
+            note="8 seeds x 2 paths: window 0.1 bias 0.001-0.016, window 0.6 0.125-0.155 more; variance ratio "
+                 "2.42-2.94"),
+    by_test("rdd_feedback_alignment", _RDD + "test_learned_feedback_aligns_with_the_forward_weights",
+            {"initial_angle_deg": Limit(">", 75.0), "angle_after_100_deg": Limit("<", 20.0),
+             "angle_after_10_deg": Limit("<", 45.0)},
+            note="digits 64-32-10, W fixed, feedback_lr 0.1, 8 seeds x 2 paths: 85.1-93.1 deg -> 29.7-35.0 after 10 "
+                 "updates -> 11.1-12.8 after 100"),
+    by_test("rdd_digits", _RDD + "test_rdd_trains_the_digits_mlp_like_backprop_and_aligns_better_than_fa",
+            {"backprop_accuracy": Limit(">", 0.9), "rdd_accuracy": Limit(">", 0.9),
+             "rdd_minus_backprop": Limit(">=", -0.035), "rdd_minus_fa": Limit(">=", -0.025),
+             "rdd_angle_deg": Limit("<", 25.0), "fa_minus_rdd_angle_deg": Limit(">", 10.0)},
+            note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds x 2 paths: backprop 0.930-0.967, FA 0.926-0.952, RDD "
+                 "0.932-0.957 (RDD - backprop -0.012 to +0.002, RDD - FA -0.004 to +0.017); output angle(B, W) "
+                 "RDD 14.2-16.2 deg, FA 35.2-39.2"),
     by_test("fig3_panels", "tests/agents/experiments/test_fig3.py::"
             "test_panels_follow_are_orthogonal_to_and_partly_follow_the_gradient",
             {"fa_orthogonal_fraction": Limit(">", 0.2), "fa_antisymmetry": Limit(">", 0.5),

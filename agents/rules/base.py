@@ -8,7 +8,8 @@ with any rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,23 @@ class LearningRule:
         """Fill ``p.grad`` of every trainable parameter of ``model`` from the loss that ``closure``
         computes (it may be called several times, e.g. by perturbation rules). Returns metrics."""
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def frozen_rule_state(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside this block a rule that learns state of its own while computing updates (RDD's feedback
+    weights) computes them without changing that state, so probes (Fig. 2) measure one rule state."""
+    old = getattr(model, "_rule_frozen", False)
+    setattr(model, "_rule_frozen", True)  # noqa: B010  (a plain flag on the module)
+    try:
+        yield model
+    finally:
+        setattr(model, "_rule_frozen", old)  # noqa: B010
+
+
+def rule_state_frozen(model: nn.Module) -> bool:
+    """Whether ``model`` is inside :func:`frozen_rule_state`."""
+    return bool(getattr(model, "_rule_frozen", False))
 
 
 class Backprop(LearningRule):

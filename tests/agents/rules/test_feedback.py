@@ -219,7 +219,7 @@ def test_vector_parameters_norms_and_frozen_modules_are_accepted():
             self.frozen.requires_grad_(False)
 
     for name in RULES:
-        if name in ENERGY_CHAIN_ONLY:  # a layered energy network is one Linear chain: refused, and said so
+        if name in (*ENERGY_CHAIN_ONLY, "rdd"):  # one Linear chain (energy network, RDD's MLP): refused, said so
             with pytest.raises(ValueError, match="type Policy: it needs an nn.Sequential"):
                 get_rule(name).prepare(Policy())
             continue
