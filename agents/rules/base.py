@@ -44,6 +44,9 @@ class LearningRule:
     # False: the rule does not descend the task's objective in every layer (e.g. Hebbian hidden layers),
     # so the task-learning checks (trainer-level and REINFORCE, agents/experiments/checks.py) skip it.
     learns_tasks: bool = True
+    # False: the rule trains MLPs only, not the trainer's agents (conv or MLP torso, policy and value heads),
+    # so the trainer-level check skips it; the REINFORCE check on a small MLP still runs it (learns_tasks).
+    trains_agents: bool = True
     fig2: Settings = Settings(optimizer="sgd", lr=0.1)  # Fig. 2: plain SGD on the digits MLP
     supervised: Settings = Settings()  # a small supervised net (tests/agents/rules/test_on_a_task.py)
     # Through the trainer: PPO env steps on OrientationDiscriminationEasy (and extra config overrides)

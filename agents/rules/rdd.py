@@ -24,7 +24,8 @@ align B as fast as 50 of 0.1 at 2.5x less cost), ``shared`` (common noise fracti
 Inside :func:`agents.rules.frozen_rule_state` (the Fig. 2 probes) ``B`` is used but not updated.
 Only MLPs: an ``nn.Sequential`` of ``Linear`` layers and elementwise nonlinearities (optional leading
 ``Flatten``), at least one hidden layer; ``prepare`` names what it refuses. The trainer's agents are no
-such chain, so the rule is kept out of the trainer-level and REINFORCE task checks (``learns_tasks``).
+such chain, so the rule is kept out of the trainer-level task check (``trains_agents = False``); the
+REINFORCE check on a small MLP (tests/agents/rules/test_on_a_task.py) runs it.
 
 Measured (tests/agents/rules/test_rdd.py): see the README's rules section.
 """
@@ -106,7 +107,7 @@ class RDDFeedback(LearningRule):
                "a regression discontinuity at its LIF spiking threshold (Lansdell & Kording 2023; Guerguiev, "
                "Kording & Richards 2020); `window`, `samples`, `feedback_lr`")
     supports = "MLPs: nn.Sequential of Linear + elementwise nonlinearities (optional leading Flatten)"
-    learns_tasks = False  # the trainer's agents are no single Linear chain (torso + policy and value heads)
+    trains_agents = False  # the trainer's agents are no single Linear chain (torso + policy and value heads)
     fig2 = Settings({"feedback_lr": 0.1}, "sgd", 0.1)
     supervised = Settings({"feedback_lr": 0.1})
 

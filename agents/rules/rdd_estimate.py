@@ -52,7 +52,7 @@ def lif_window(mu: torch.Tensor, steps: int = 50, dt_tau: float = 0.1, noise: fl
     if common is None:
         common = torch.randn(s, 1, steps, generator=generator, dtype=mu.dtype, device=mu.device)
     own = torch.randn(s, n, steps, generator=generator, dtype=mu.dtype, device=mu.device)
-    drive = mu.unsqueeze(-1) + noise * (shared ** 0.5 * common + (1.0 - shared) ** 0.5 * own)
+    drive = own.mul_(noise * (1.0 - shared) ** 0.5).add_(common, alpha=noise * shared ** 0.5).add_(mu.unsqueeze(-1))
     # the leaky integration from rest is linear: v_t = sum_{k <= t} dt_tau (1 - dt_tau)^(t - k) drive_k
     t = torch.arange(steps, dtype=mu.dtype, device=mu.device)
     lag = t[None, :] - t[:, None]  # (k, t)
