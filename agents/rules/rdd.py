@@ -145,15 +145,17 @@ class RDDFeedback(LearningRule):
 
     def estimate(self, rates: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """RDD estimates (out, in) of each hidden neuron's effect on each downstream unit, from ``rates``
-        (batch, in) driving ``samples`` LIF windows; and which neurons had trials on both sides."""
+        (batch, in) driving ``samples`` LIF windows; and which neurons had trials on both sides. Simulated
+        in float32 on the CPU (the rule's generator), returned on ``weight``'s device and dtype."""
+        rates = rates.detach().to("cpu", torch.float32)
         rows = torch.arange(self.samples) % rates.shape[0]
-        mu = REST + GAIN * rates[rows].clamp(-1.0, 1.0).to(torch.float32)
+        mu = REST + GAIN * rates[rows].clamp(-1.0, 1.0)
         win = lif_window(mu, self.steps, self.dt_tau, shared=self.shared, threshold=THRESHOLD, generator=self._gen)
-        w = weight.detach().to(torch.float32)
+        w = weight.detach().to("cpu", torch.float32)
         y = win.spiked @ w.t()
         y = y + self.outcome_noise * torch.randn(y.shape, generator=self._gen)
         effects, valid = rdd_effects(win.z, win.spiked, y, THRESHOLD, self.window)
-        return effects.t().to(weight.dtype), valid
+        return effects.t().to(weight.device, weight.dtype), valid.to(weight.device)
 
     def compute_grads(self, model: nn.Module, closure: LossClosure) -> dict[str, float]:
         check_prepared(model, self.name)

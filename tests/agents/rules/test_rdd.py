@@ -141,6 +141,14 @@ def test_prepared_model_keeps_its_names_and_backpropagates_exactly_in_probes():
     assert not torch.equal(m.output.weight_feedback, fb)
 
 
+def test_a_float64_model_keeps_its_dtype():
+    rule = get_rule("rdd", samples=32)
+    m = rule.prepare(make_mlp([6, 12, 3], 0).double())
+    x = torch.randn(8, 6, dtype=torch.float64)
+    rule.compute_grads(m, lambda: m(x).pow(2).mean())
+    assert m.output.weight_feedback.dtype == torch.float64 and m.hidden1.weight.grad.dtype == torch.float64
+
+
 def test_fig2_places_rdd_and_measures_it_at_its_initial_feedback():
     res = run_fig2("digits", ["rdd"], hidden=(16,), epochs=1, repeats=1)
     rec = res["rules"]["rdd"]
