@@ -440,6 +440,11 @@ _BY_TEST: list[Check] = [
              "angle_after_10_deg": Limit("<", 45.0)},
             note="digits 64-32-10, W fixed, feedback_lr 0.1, 8 seeds x 2 paths: 85.1-93.1 deg -> 30.2-33.4 after 10 "
                  "updates -> 10.7-12.3 after 100"),
+    by_test("rdd_vs_naive_feedback",
+            _RDD + "test_feedback_learned_from_the_observed_dependence_is_confounded_by_shared_noise",
+            {"naive_minus_rdd_deg": Limit(">", 15.0), "naive_unshared_deg": Limit("<", 10.0)},
+            note="digits 64-32-10, W fixed, 100 updates, 8 seeds x 2 paths: RDD 10.7-12.3 deg, naive 35.0-53.9 "
+                 "(naive - RDD 23.3-41.6); without shared noise naive 5.3-6.0"),
     by_test("rdd_digits", _RDD + "test_rdd_trains_the_digits_mlp_like_backprop_and_aligns_better_than_fa",
             {"backprop_accuracy": Limit(">", 0.9), "rdd_accuracy": Limit(">", 0.9),
              "rdd_minus_backprop": Limit(">=", -0.035), "rdd_minus_fa": Limit(">=", -0.025),

@@ -20,7 +20,9 @@ the other neurons that the shared noise makes fire together.
 Options: ``window`` (half-width of the drive window around threshold 1), ``samples`` (windows per
 estimate), ``feedback_lr`` (in (0, 1]), ``steps`` (time steps per window; 20 steps of ``dt_tau`` 0.2
 align B as fast as 50 of 0.1 at 2.5x less cost), ``shared`` (common noise fraction), ``outcome_noise``,
-``seed`` and ``scale`` (the initial random ``B``, as feedback alignment).
+``seed`` and ``scale`` (the initial random ``B``, as feedback alignment), ``estimator='naive'`` (learn
+``B`` from the observed dependence instead, for comparison: with the default shared noise it settles far
+from ``W``).
 Inside :func:`agents.rules.frozen_rule_state` (the Fig. 2 probes) ``B`` is used but not updated.
 Only MLPs: an ``nn.Sequential`` of ``Linear`` layers and elementwise nonlinearities (optional leading
 ``Flatten``), at least one hidden layer; ``prepare`` names what it refuses. The trainer's agents are no
@@ -41,7 +43,7 @@ from torch import nn
 from agents.rules._feedback_layers import FeedbackLinear
 from agents.rules._support import LINEAR, check_modules, check_prepared, mark_prepared, rule_seed
 from agents.rules.base import LearningRule, LossClosure, Settings, rule_state_frozen
-from agents.rules.rdd_estimate import lif_window, rdd_effects
+from agents.rules.rdd_estimate import lif_window, naive_effects, rdd_effects
 
 # Parameter-free elementwise nonlinearities allowed between the Linear layers.
 ELEMENTWISE: tuple[type[nn.Module], ...] = (nn.Tanh, nn.Sigmoid, nn.Softsign, nn.ReLU, nn.LeakyReLU, nn.ELU,
@@ -113,7 +115,7 @@ class RDDFeedback(LearningRule):
 
     def __init__(self, window: float = 0.2, samples: int = 256, feedback_lr: float = 0.05, steps: int = 20,
                  dt_tau: float = 0.2, shared: float = 0.5, outcome_noise: float = 0.1, seed: int = 0,
-                 scale: float = 1.0):
+                 scale: float = 1.0, estimator: str = "rdd"):
         self.window = _number("window", window, 0.0)
         self.samples = _count("samples", samples, 16)
         self.feedback_lr = _number("feedback_lr", feedback_lr, 0.0, 1.0)
@@ -123,6 +125,10 @@ class RDDFeedback(LearningRule):
         self.outcome_noise = _number("outcome_noise", outcome_noise, 0.0, low_open=False)
         self.seed = _count("seed", seed, 0)
         self.scale = _number("scale", scale, 0.0)
+        if estimator not in ("rdd", "naive"):
+            raise ValueError(f"estimator={estimator!r} must be 'rdd' (the threshold's discontinuity) or 'naive' "
+                             "(the observed dependence, for comparison)")
+        self.estimator = estimator
         self._gen = torch.Generator().manual_seed(rule_seed(self.seed, self.name + "/lif"))
 
     def check_supported(self, model: nn.Module) -> None:
@@ -154,7 +160,12 @@ class RDDFeedback(LearningRule):
         w = weight.detach().to("cpu", torch.float32)
         y = win.spiked @ w.t()
         y = y + self.outcome_noise * torch.randn(y.shape, generator=self._gen)
-        effects, valid = rdd_effects(win.z, win.spiked, y, THRESHOLD, self.window)
+        if self.estimator == "naive":
+            effects = naive_effects(win.spiked, y)
+            valid = torch.isfinite(effects).all(1)
+            effects = effects.nan_to_num(0.0)
+        else:
+            effects, valid = rdd_effects(win.z, win.spiked, y, THRESHOLD, self.window)
         return effects.t().to(weight.device, weight.dtype), valid.to(weight.device)
 
     def compute_grads(self, model: nn.Module, closure: LossClosure) -> dict[str, float]:
