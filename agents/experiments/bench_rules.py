@@ -3,8 +3,8 @@
 ``python -m agents.experiments.bench_rules`` prints JSON: per model, the time of one update (zero_grad,
 compute_grads, optimizer step) for each rule and its ratio to backprop (target for feedback alignment
 and sign symmetry: <= 1.5x), and the cost per relaxation step of predictive coding and (MLPs only)
-dendritic error learning. Rules are timed in interleaved rounds; ``ms_per_update`` is the fastest round
-(least disturbed by other processes on a shared machine), ``median_ms`` the median round.
+dendritic error learning (RDD feedback: MLPs only). Rules are timed in interleaved rounds; ``ms_per_update`` is
+the fastest round (least disturbed by other processes on a shared machine), ``median_ms`` the median round.
 """
 
 from __future__ import annotations
@@ -130,18 +130,19 @@ def benchmark(rounds: int = 15, round_s: float = 0.025, device: str = "cpu") -> 
         "dendritic_error": {"name": "dendritic_error"},
         "dendritic_5_steps": {"name": "dendritic_error", "options": {"steps": 5, "tol": 1e-30}},
         "dendritic_25_steps": {"name": "dendritic_error", "options": {"steps": 25, "tol": 1e-30}},
+        "rdd": {"name": "rdd"},  # MLPs only
     }
     dendritic = ("dendritic_error", "dendritic_5_steps", "dendritic_25_steps")
     out: dict = {"device": device, "torch": torch.__version__, "threads": torch.get_num_threads(),
                  "models": {}}
     for name, (make, batch) in _models().items():
-        chosen = dict(rules)
+        chosen = {k: v for k, v in rules.items() if k != "rdd" or name.startswith("mlp")}
         if "GRU" in name:  # DFA is feed-forward only; PC does not take full-sequence recurrent layers
             keep = ("backprop", "feedback_alignment", "sign_symmetry") + (("pc_0_steps", "pc_20_steps",
                     "pc_fixed_prediction_20_steps") if name.startswith("Linear") else ())
             chosen = {k: v for k, v in rules.items() if k in keep}
         elif not name.startswith("mlp"):  # the pyramidal microcircuit is built on an MLP only
-            chosen = {k: v for k, v in rules.items() if k not in dendritic}
+            chosen = {k: v for k, v in chosen.items() if k not in dendritic}
         full = time_updates(make, batch(), chosen, rounds, round_s, device)
         t = {k: v["min"] for k, v in full.items()}
         bp = t["backprop"]

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from agents.rules import exact_backward
+from agents.rules import exact_backward, frozen_rule_state
 from agents.rules.base import LearningRule
 
 Closure = Callable[[], torch.Tensor]
@@ -72,7 +72,8 @@ def rule_update(model: nn.Module, rule: LearningRule, closure: Closure) -> dict[
     """The gradient estimate ``rule`` fills in for one closure, per layer (the update is minus this)."""
     layers = layer_params(model)
     _zero(model)
-    rule.compute_grads(model, closure)
+    with frozen_rule_state(model):  # a rule that learns its own state (RDD feedback) keeps it while measured
+        rule.compute_grads(model, closure)
     u = _collect(layers)
     _zero(model)
     return u

@@ -17,6 +17,7 @@ from agents.rules.base import (
     LearningRule,
     Settings,
     available_rules,
+    frozen_rule_state,
     get_rule,
     register_rule,
     registered_rules,
@@ -29,6 +30,7 @@ from agents.rules.feedback import DirectFeedbackAlignment, FeedbackAlignment, Si
 from agents.rules.hebbian import Hebbian, Oja
 from agents.rules.perturbation import NodePerturbation, WeightPerturbation
 from agents.rules.predictive_coding import PredictiveCoding
+from agents.rules.rdd import RDDFeedback
 
 # Registration order is the order of tables and figures.
 for _cls in (FeedbackAlignment, DirectFeedbackAlignment, SignSymmetry, NodePerturbation, WeightPerturbation,
@@ -40,6 +42,7 @@ register_rule(EquilibriumPropagation)
 register_rule(ContrastiveHebbian)
 register_rule(AGREL)
 register_rule(DendriticError)
+register_rule(RDDFeedback)
 
 RULES: tuple[str, ...] = registered_rules()  # the built-in rules; registered_rules() also lists later ones
 
@@ -47,6 +50,7 @@ __all__ = [
     "AGREL", "RULES", "Backprop", "ContrastiveHebbian", "DendriticError", "DirectFeedbackAlignment",
     "EquilibriumPropagation",
     "FeedbackAlignment", "Hebbian", "LearningRule", "NodePerturbation",
-    "Oja", "PredictiveCoding", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules", "exact_backward",
+    "Oja", "PredictiveCoding", "RDDFeedback", "Settings", "SignSymmetry", "WeightPerturbation", "available_rules",
+    "exact_backward", "frozen_rule_state",
     "get_rule", "register_rule", "registered_rules", "rule_class", "rules_table",
 ]

@@ -8,7 +8,8 @@ with any rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,9 @@ class LearningRule:
     # False: the rule does not descend the task's objective in every layer (e.g. Hebbian hidden layers),
     # so the task-learning checks (trainer-level and REINFORCE, agents/experiments/checks.py) skip it.
     learns_tasks: bool = True
+    # False: the rule trains MLPs only, not the trainer's agents (conv or MLP torso, policy and value heads),
+    # so the trainer-level check skips it; the REINFORCE check on a small MLP still runs it (learns_tasks).
+    trains_agents: bool = True
     fig2: Settings = Settings(optimizer="sgd", lr=0.1)  # Fig. 2: plain SGD on the digits MLP
     supervised: Settings = Settings()  # a small supervised net (tests/agents/rules/test_on_a_task.py)
     # Through the trainer: PPO env steps on OrientationDiscriminationEasy (and extra config overrides)
@@ -63,6 +67,23 @@ class LearningRule:
         """Fill ``p.grad`` of every trainable parameter of ``model`` from the loss that ``closure``
         computes (it may be called several times, e.g. by perturbation rules). Returns metrics."""
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def frozen_rule_state(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside this block a rule that learns state of its own while computing updates (RDD's feedback
+    weights) computes them without changing that state, so probes (Fig. 2) measure one rule state."""
+    old = getattr(model, "_rule_frozen", False)
+    setattr(model, "_rule_frozen", True)  # noqa: B010  (a plain flag on the module)
+    try:
+        yield model
+    finally:
+        setattr(model, "_rule_frozen", old)  # noqa: B010
+
+
+def rule_state_frozen(model: nn.Module) -> bool:
+    """Whether ``model`` is inside :func:`frozen_rule_state`."""
+    return bool(getattr(model, "_rule_frozen", False))
 
 
 class Backprop(LearningRule):

@@ -220,9 +220,9 @@ def test_vector_parameters_norms_and_frozen_modules_are_accepted():
             self.frozen.requires_grad_(False)
 
     for name in RULES:
-        # a layered energy network, AGREL's feedback chain and a pyramidal microcircuit are one Linear chain:
-        # refused, and said so
-        if name in (*ENERGY_CHAIN_ONLY, *DENDRITIC_CHAIN_ONLY, "agrel"):
+        # a layered energy network, AGREL's feedback chain, a pyramidal microcircuit and RDD's MLP are one
+        # Linear chain: refused, and said so
+        if name in (*ENERGY_CHAIN_ONLY, *DENDRITIC_CHAIN_ONLY, "agrel", "rdd"):
             with pytest.raises(ValueError, match="type Policy: it needs an nn.Sequential"):
                 get_rule(name).prepare(Policy())
             continue

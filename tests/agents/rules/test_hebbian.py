@@ -106,12 +106,13 @@ def test_oja_unit_learns_the_principal_direction_and_unit_norm(audit):
 
 
 def test_hebbian_rules_are_kept_out_of_the_task_learning_checks_by_their_attribute():
-    from agents.experiments.checks import CHECKS, task_rules
+    from agents.experiments.checks import CHECKS, reinforce_rules, task_rules
     from agents.rules import RULES, rule_class
 
     assert {"hebbian", "oja"} <= set(RULES)
     assert not rule_class("hebbian").learns_tasks and not rule_class("oja").learns_tasks
-    assert set(task_rules()) == {r for r in RULES if rule_class(r).learns_tasks}
+    assert set(reinforce_rules()) == {r for r in RULES if rule_class(r).learns_tasks}
+    assert set(task_rules()) == {r for r in reinforce_rules() if rule_class(r).trains_agents}
     for r in ("hebbian", "oja"):
         assert f"rule_{r}" not in CHECKS and f"reinforce_{r}" not in CHECKS
     assert "rule_backprop" in CHECKS and "reinforce_backprop" in CHECKS

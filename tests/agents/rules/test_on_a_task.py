@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import brainset_envs  # noqa: F401
-from agents.experiments.checks import task_rules
+from agents.experiments.checks import reinforce_rules
 from agents.rules import get_rule, rule_class
 
 
@@ -33,7 +33,7 @@ def _greedy_accuracy(envs, net, trials: int = 8) -> float:
     return correct / trials
 
 
-@pytest.mark.parametrize("name", task_rules())
+@pytest.mark.parametrize("name", reinforce_rules())
 def test_rule_learns_orientation_discrimination_above_chance(name, audit):
     settings = rule_class(name).supervised  # the registry's settings for a small supervised net
     options, opt_name, lr = dict(settings.options), settings.optimizer, settings.lr

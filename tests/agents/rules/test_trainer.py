@@ -27,6 +27,8 @@ Equilibrium propagation and contrastive Hebbian learning (agents/rules/equilibri
 either: their energy network is one nn.Sequential chain of Linear layers, and ``prepare`` refuses the
 agents (the env's default agent: its Conv2d torso, named). Their checks are in
 tests/agents/rules/test_equilibrium.py (digits against backprop).
+RDD feedback (agents/rules/rdd.py, ``trains_agents = False``) trains MLPs only: it runs in
+test_on_a_task.py's REINFORCE check, not here.
 """
 
 import pytest
