@@ -494,7 +494,8 @@ _BY_TEST: list[Check] = [
             note="FA panel: orthogonal 0.434, antisymmetry 0.735 (exact); the 4-probe estimate within 0.8-23.5% "
                  "over 8 seeds"),
     by_test("metarl_bandit", _META + "test_frozen_lstm_bandit_regret_between_bayes_optimal_and_thompson",
-            {"thompson_minus_regret": Limit(">", 0.0), "regret_minus_bayes_optimal": Limit(">", -0.3)},
+            {"regret_over_thompson": Limit("<", 1.3), "regret_minus_bayes_optimal": Limit(">", -0.3),
+             "untrained_regret": Limit(">", 10.0)},
             note="PENDING"),
     by_test("metarl_two_step", _META + "test_frozen_lstm_two_step_stay_probabilities_show_the_model_based_cross",
             {"rewarded_common": Limit(">", 0.8), "unrewarded_uncommon": Limit(">", 0.7),
