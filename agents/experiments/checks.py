@@ -430,12 +430,12 @@ _BY_TEST: list[Check] = [
     by_test("agrel_digits", _AGREL + "test_agrel_trains_the_digits_mlp_close_to_backprop",
             {"backprop_accuracy": Limit(">", 0.9), "agrel_accuracy": Limit(">", 0.87),
              "agrel_minus_backprop": Limit(">=", -0.07)},
-            note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds (the same with MKL_CBWR=COMPATIBLE): backprop "
+            note="64-32-10 tanh, 8 epochs, Adam 3e-3, 8 seeds x 4 code paths (all alike): backprop "
                  "0.930-0.967, AGREL (epsilon 0.02) 0.903-0.959, AGREL - backprop -0.041 to +0.014"),
     by_test("agrel_bandit", _AGREL + "test_agrel_learns_orientation_discrimination_from_its_own_choices_and_rewards",
             {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)},
-            note="16 px gratings, 300 updates of 128 trials, Adam 3e-3, epsilon 0.02, 8 seeds (the same with "
-                 "MKL_CBWR=COMPATIBLE): greedy accuracy 0.668-0.995, untrained within 0.035 of chance"),
+            note="16 px gratings, 300 updates of 128 trials, Adam 3e-3, epsilon 0.02, 8 seeds x 4 code paths "
+                 "(all alike): greedy accuracy 0.668-0.995, untrained within 0.035 of chance"),
     # Dendritic error learning (agents/rules/dendritic.py).
     by_test("dendritic_self_prediction", _DEND + "test_self_prediction_cancels_the_top_down_input_at_rest",
             {"untrained_mismatch": Limit(">", 1.0), "trained_mismatch": Limit("<", 1e-4)},

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -98,17 +99,19 @@ def test_search_finds_a_task(browser, site_url):
     box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
     WebDriverWait(browser, 20).until(lambda d: box.is_displayed())  # in the header at this window width
     box.click()
-    results: list = []
+    links: list = []
 
     def found(d) -> bool:
         box.clear()
         box.send_keys("Bandit")
-        results[:] = d.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")
-        return bool(results)
+        try:  # the result list re-renders as the worker answers: read the links in one go, or try again
+            links[:] = [a.get_attribute("href") for a in d.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")]
+        except StaleElementReferenceException:
+            return False
+        return any("tasks/Bandit.html" in (link or "") for link in links)
 
     WebDriverWait(browser, 20, poll_frequency=0.5).until(found)
-    links = [a.get_attribute("href") for a in results]
-    assert any("tasks/Bandit.html" in link for link in links), links
+    assert any("tasks/Bandit.html" in (link or "") for link in links), links
     assert browser.save_screenshot(str(SHOTS / "search.png"))
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, errors
