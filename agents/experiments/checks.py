@@ -494,17 +494,23 @@ _BY_TEST: list[Check] = [
             note="FA panel: orthogonal 0.434, antisymmetry 0.735 (exact); the 4-probe estimate within 0.8-23.5% "
                  "over 8 seeds"),
     by_test("metarl_bandit", _META + "test_frozen_lstm_bandit_regret_between_bayes_optimal_and_thompson",
-            {"regret_over_thompson": Limit("<", 1.3), "regret_minus_bayes_optimal": Limit(">", -0.3),
+            {"regret_over_thompson": Limit("<", 1.1), "regret_minus_bayes_optimal": Limit(">", -0.3),
              "untrained_regret": Limit(">", 10.0)},
-            note="PENDING"),
+            note="2 arms, 100 pulls, the recipe (2M steps, gamma 0.8), 4000 frozen episodes; 4 seeds x 3 paths + 2 "
+                 "seeds x threads2: regret 2.18-2.62 (Bayes-optimal 1.75, Thompson 2.79: ratio 0.78-0.94), untrained "
+                 "16.1-16.3; at gamma 0.9 two of four seeds came within 0.05 of Thompson's or above it"),
     by_test("metarl_two_step", _META + "test_frozen_lstm_two_step_stay_probabilities_show_the_model_based_cross",
             {"rewarded_common": Limit(">", 0.8), "unrewarded_uncommon": Limit(">", 0.7),
              "rewarded_common_minus_uncommon": Limit(">", 0.2), "unrewarded_uncommon_minus_common": Limit(">", 0.2),
              "model_based_index": Limit(">", 0.8), "untrained_index": Limit("<", 0.5)},
-            note="PENDING"),
+            note="TwoStepSwitching, 300k steps, 400 frozen episodes; 4 seeds x 3 paths + 2 seeds x threads2: stay "
+                 "0.947-0.964 (rewarded common), 0.889-0.912 (unrewarded uncommon), the crossed differences "
+                 "0.297-0.445 and 0.468-0.609, model-based index 1.19-1.55 (untrained 0.01-0.06)"),
     by_test("metarl_harlow", _META + "test_frozen_lstm_harlow_trial_two_rises_from_chance",
             {"trial2": Limit(">", 0.9), "trial1_off_chance": Limit("<", 0.1),
              "untrained_trial2_off_chance": Limit("<", 0.15)},
-            note="PENDING"),
+            note="Harlow (features), 500k steps, 4000 frozen episodes; 4 seeds x 3 paths + 2 seeds x threads2: "
+                 "trial 2 0.997-0.998, trial 1 within 0.021 of chance, untrained trial 2 within 0.038 of chance "
+                 "(at 300k steps trial 2 was 0.896-0.984 on 4 seeds: the jump comes between 100k and 300k)"),
 ]
 CHECKS.update({c.name: c for c in _BY_TEST})
