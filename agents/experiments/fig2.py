@@ -32,6 +32,10 @@ def rule_settings(name: str) -> dict[str, Any]:
 def stochastic(name: str) -> bool:
     """Whether ``name``'s updates are random draws (measured over repeats), from the registry."""
     return rule_class(name).stochastic
+# The rules the seed paper's Fig. 2 placed with a question mark ("the exact bias and variance properties of
+# many of the learning rules are unknown"): marked [?] in the legend, now that they are measured.
+PAPER_QUESTION_MARKS = frozenset({"contrastive_hebbian", "predictive_coding", "dendritic_error", "rdd", "agrel"})
+
 DEFINITIONS = {
     "bias_deg": "angle (deg) between the rule's expected update and backprop's gradient on the whole "
                 "training set; |E u|^2 from a U-statistic over repeats, so the rule's own noise does not inflate it",
@@ -151,15 +155,16 @@ def plot_fig2(result: dict[str, Any]):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8.2, 5.6), dpi=110)
-    colours = plt.get_cmap("tab10")
+    tab10, dark2 = plt.get_cmap("tab10"), plt.get_cmap("Dark2")  # past 10 rules tab10 would repeat its last colour
     markers = ["o", "s", "D", "v", "P", "X"]
     layer_names: list[str] = []
     two_states = False
     for i, (name, rec) in enumerate(result["rules"].items()):
-        c = colours(i)
+        c = tab10(i) if i < 10 else dark2((i - 10) % 8)
         layers = [k for k in rec.get("layers", {}) if k != "all"]  # none: the rule refused the model
         acc = rec.get("test_accuracy", {}).get("trained")
         label = rule_class(name).label if name in registered_rules() else name
+        label += " [?]" if name in PAPER_QUESTION_MARKS else ""
         label += f" (acc {acc:.2f})" if acc is not None else ""
         labelled = False
         for layer in layers:
@@ -195,6 +200,9 @@ def plot_fig2(result: dict[str, Any]):
         labels.append("hollow: at init, filled: trained")
     handles.append(plt.Line2D([], [], color="black", alpha=0.3, lw=2.5))
     labels.append("noisy rules: up to the raw angle\nof the mean (noise-inflated)")
+    if any(n in PAPER_QUESTION_MARKS for n in result["rules"]):
+        handles.append(plt.Line2D([], [], ls=""))
+        labels.append("[?]: a question mark in the\nseed paper's Fig. 2")
     ax.legend(handles, labels, fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(alpha=0.25)
     fig.tight_layout()

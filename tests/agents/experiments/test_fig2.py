@@ -81,3 +81,11 @@ def test_run_fig2_rejects_unknown_task_and_rule():
         run_fig2("mnist")
     with pytest.raises(ValueError, match="nope"):
         run_fig2("digits", ["nope"])
+
+
+def test_the_paper_question_marks_name_registered_rules():
+    from agents.experiments.fig2 import PAPER_QUESTION_MARKS
+    from agents.rules import registered_rules
+
+    assert PAPER_QUESTION_MARKS <= set(registered_rules())
+    assert len(PAPER_QUESTION_MARKS) == 5  # CHL, predictive coding, dendritic error, RDD, AGREL
