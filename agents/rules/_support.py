@@ -142,3 +142,28 @@ def check_prepared(model: nn.Module, rule: str) -> None:
     if getattr(model, "_learning_rule", None) != rule:
         raise RuntimeError(f"rule={rule!r}: call rule.prepare(model) once before compute_grads "
                            f"(this model was prepared for {getattr(model, '_learning_rule', None)!r})")
+
+
+def linear_chain(model: nn.Module, rule: str, acts: tuple[type[nn.Module], ...], act_words: str, built: str,
+                 net: str, output: str) -> list[tuple[str, nn.Module]]:
+    """The (name, module) items of an ``nn.Sequential`` MLP that alternate Linear and one of ``acts`` and end
+    with a Linear (a leading Flatten dropped), for rules that rebuild an MLP as another network; a
+    ValueError naming the module, its position and what ``net`` needs there otherwise. ``built``: what the
+    rule builds from the chain; ``act_words``: the nonlinearity in words; ``output``: what the output is."""
+    check_modules(model, rule, LINEAR, also=f" ({built} is built from a chain of Linear layers)")
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"rule={rule!r} cannot train a model of type {type(model).__name__}: it needs an "
+                         f"nn.Sequential MLP (Linear, {act_words}, ..., Linear) to make {built} of")
+    items = list(model.named_children())
+    if items and isinstance(items[0][1], nn.Flatten):
+        items = items[1:]
+    for i, (name, m) in enumerate(items):
+        want_linear = i % 2 == 0
+        if not isinstance(m, nn.Linear if want_linear else acts):
+            need = "nn.Linear" if want_linear else f"{act_words} ({type_names(acts)})"
+            raise ValueError(f"rule={rule!r} cannot train module {name!r} (type {type(m).__name__}) at position "
+                             f"{i}: {net} needs {need} there (layers: Linear, nonlinearity, ..., Linear; an "
+                             "optional leading Flatten)")
+    if not items or not isinstance(items[-1][1], nn.Linear):
+        raise ValueError(f"rule={rule!r}: the model must end with an nn.Linear output layer ({output})")
+    return items

@@ -56,10 +56,9 @@ import torch
 from torch import nn
 
 from agents.rules._support import (
-    LINEAR,
     accumulate_grad,
-    check_modules,
     check_prepared,
+    linear_chain,
     mark_prepared,
     rule_seed,
 )
@@ -75,27 +74,8 @@ ELEMENTWISE: tuple[type[nn.Module], ...] = (
 def check_chain(model: nn.Module, rule: str) -> None:
     """Raise ValueError naming what makes ``model`` no layered MLP (Linear, elementwise nonlinearity, ...,
     Linear; an optional leading Flatten)."""
-    check_modules(model, rule, LINEAR, also=" (AGREL's feedback runs down one chain of Linear layers)")
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(f"rule={rule!r} cannot train a model of type {type(model).__name__}: it needs an "
-                         "nn.Sequential MLP (Linear, an elementwise nonlinearity, ..., Linear) whose outputs "
-                         "are the action values")
-    items = list(model.named_children())
-    if items and isinstance(items[0][1], nn.Flatten):
-        items = items[1:]
-    want_linear = True
-    for i, (name, m) in enumerate(items):
-        ok = isinstance(m, nn.Linear) if want_linear else isinstance(m, ELEMENTWISE)
-        if not ok:
-            need = "nn.Linear" if want_linear else ("an elementwise nonlinearity (" +
-                                                    ", ".join(t.__name__ for t in ELEMENTWISE) + ")")
-            raise ValueError(f"rule={rule!r} cannot train module {name!r} (type {type(m).__name__}) at position "
-                             f"{i}: AGREL needs {need} there (layers: Linear, nonlinearity, ..., Linear; an "
-                             "optional leading Flatten)")
-        want_linear = not want_linear
-    if not items or not isinstance(items[-1][1], nn.Linear):
-        raise ValueError(f"rule={rule!r}: the model must end with an nn.Linear output layer (its outputs are "
-                         "the action values Q)")
+    linear_chain(model, rule, ELEMENTWISE, "an elementwise nonlinearity", "AGREL's feedback chain", "AGREL",
+                 "its outputs are the action values Q")
 
 
 class _Record:

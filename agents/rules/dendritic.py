@@ -66,7 +66,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from agents.rules._support import LINEAR, check_modules, check_prepared, mark_prepared, rule_seed
+from agents.rules._support import check_prepared, linear_chain, mark_prepared, rule_seed
 from agents.rules.base import LearningRule, LossClosure, Settings
 
 # Elementwise nonlinearities a pyramidal layer may use (its rate function).
@@ -246,27 +246,8 @@ class DendriticMLP(nn.Sequential):
 
 def check_chain(model: nn.Module, rule: str) -> None:
     """Raise ValueError naming what ``rule`` cannot turn into a layered pyramidal network."""
-    check_modules(model, rule, LINEAR, also=" (a pyramidal microcircuit is built from a chain of Linear layers)")
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(f"rule={rule!r} cannot train a model of type {type(model).__name__}: it needs an "
-                         "nn.Sequential MLP (Linear, an elementwise nonlinearity, ..., Linear) to make layers of "
-                         "pyramidal neurons of")
-    items = list(model.named_children())
-    if items and isinstance(items[0][1], nn.Flatten):
-        items = items[1:]
-    want = "Linear"
-    for i, (name, m) in enumerate(items):
-        ok = isinstance(m, nn.Linear) if want == "Linear" else isinstance(m, ELEMENTWISE)
-        if not ok:
-            need = ("nn.Linear" if want == "Linear" else
-                    "an elementwise nonlinearity (" + ", ".join(t.__name__ for t in ELEMENTWISE) + ")")
-            raise ValueError(f"rule={rule!r} cannot train module {name!r} (type {type(m).__name__}) at position "
-                             f"{i}: the pyramidal network needs {need} there (layers: Linear, nonlinearity, ..., "
-                             "Linear; an optional leading Flatten)")
-        want = "act" if want == "Linear" else "Linear"
-    if not items or not isinstance(items[-1][1], nn.Linear):
-        raise ValueError(f"rule={rule!r}: the model must end with an nn.Linear output layer (the nudged output "
-                         "pyramids)")
+    items = linear_chain(model, rule, ELEMENTWISE, "an elementwise nonlinearity", "a pyramidal microcircuit",
+                         "the pyramidal network", "the nudged output pyramids")
     if sum(isinstance(m, nn.Linear) for _, m in items) < 2:
         raise ValueError(f"rule={rule!r}: the model needs at least one hidden layer (two nn.Linear layers): "
                          "dendritic errors reach hidden layers only")

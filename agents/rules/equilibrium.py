@@ -61,7 +61,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from agents.rules._support import LINEAR, check_modules, check_prepared, mark_prepared
+from agents.rules._support import check_prepared, linear_chain, mark_prepared
 from agents.rules.base import LearningRule, LossClosure, Settings
 
 # Smooth, bounded, increasing: the Hopfield energy is bounded below and its stationary points are interior.
@@ -189,27 +189,8 @@ class EnergyMLP(nn.Sequential):
 
 def check_mlp(model: nn.Module, rule: str) -> None:
     """Raise ValueError naming what ``rule`` cannot turn into a layered energy network."""
-    check_modules(model, rule, LINEAR, also=" (an energy network is built from a chain of Linear layers)")
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(f"rule={rule!r} cannot train a model of type {type(model).__name__}: it needs an "
-                         "nn.Sequential MLP (Linear, a bounded nonlinearity, ..., Linear) to make a layered "
-                         "energy network of")
-    items = list(model.named_children())
-    if items and isinstance(items[0][1], nn.Flatten):
-        items = items[1:]
-    want = "Linear"
-    for i, (name, m) in enumerate(items):
-        ok = isinstance(m, nn.Linear) if want == "Linear" else isinstance(m, BOUNDED)
-        if not ok:
-            need = ("nn.Linear" if want == "Linear" else
-                    "a smooth bounded nonlinearity (" + ", ".join(t.__name__ for t in BOUNDED) + ")")
-            raise ValueError(f"rule={rule!r} cannot train module {name!r} (type {type(m).__name__}) at position "
-                             f"{i}: the energy network needs {need} there (layers: Linear, nonlinearity, ..., "
-                             "Linear; an optional leading Flatten)")
-        want = "act" if want == "Linear" else "Linear"
-    if not items or not isinstance(items[-1][1], nn.Linear):
-        raise ValueError(f"rule={rule!r}: the model must end with an nn.Linear output layer (a linear output "
-                         "unit of the energy network)")
+    linear_chain(model, rule, BOUNDED, "a smooth bounded nonlinearity", "an energy network", "the energy network",
+                 "a linear output unit of the energy network")
 
 
 def _positive(name: str, v: object) -> float:

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from agents.rules._feedback_layers import FeedbackLinear
-from agents.rules._support import LINEAR, check_modules, check_prepared, mark_prepared, rule_seed
+from agents.rules._support import check_prepared, linear_chain, mark_prepared, rule_seed
 from agents.rules.base import LearningRule, LossClosure, Settings, rule_state_frozen
 from agents.rules.rdd_estimate import lif_window, naive_effects, rdd_effects
 
@@ -54,27 +54,13 @@ REST, GAIN = 0.6, 0.4  # LIF mean input = REST + GAIN * clamp(rate, -1, 1)
 
 def check_chain(model: nn.Module, rule: str) -> list[nn.Linear]:
     """The Linear layers of an MLP ``rule`` can train; ValueError naming what it refuses."""
-    check_modules(model, rule, LINEAR, also=" (RDD feedback trains MLPs: a chain of Linear layers)")
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(f"rule={rule!r} cannot train a model of type {type(model).__name__}: it needs an "
-                         "nn.Sequential MLP (Linear, an elementwise nonlinearity, ..., Linear)")
-    items = list(model.named_children())
-    if items and isinstance(items[0][1], nn.Flatten):
-        items = items[1:]
-    want_linear = True
-    for i, (name, m) in enumerate(items):
-        ok = isinstance(m, nn.Linear) if want_linear else isinstance(m, ELEMENTWISE)
-        if not ok:
-            need = "nn.Linear" if want_linear else "an elementwise nonlinearity (" + ", ".join(
-                t.__name__ for t in ELEMENTWISE) + ")"
-            raise ValueError(f"rule={rule!r} cannot train module {name!r} (type {type(m).__name__}) at position "
-                             f"{i}: the MLP needs {need} there (Linear, nonlinearity, ..., Linear; an optional "
-                             "leading Flatten)")
-        want_linear = not want_linear
+    items = linear_chain(model, rule, ELEMENTWISE, "an elementwise nonlinearity", "an RDD-trained MLP", "the MLP",
+                         "an RDD-trained MLP needs at least one hidden layer "
+                         "and a Linear output: feedback is learned from hidden neurons' effects on the next layer")
     linears = [m for _, m in items if isinstance(m, nn.Linear)]
-    if not items or not isinstance(items[-1][1], nn.Linear) or len(linears) < 2:
-        raise ValueError(f"rule={rule!r}: the MLP must end with an nn.Linear and have at least one hidden layer "
-                         "(feedback is learned from hidden neurons' effects on the next layer)")
+    if len(linears) < 2:
+        raise ValueError(f"rule={rule!r}: the MLP must have at least one hidden layer (feedback is learned from "
+                         "hidden neurons' effects on the next layer)")
     return linears
 
 

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 import brainset_envs  # noqa: F401
-from agents.experiments.fig2 import accuracy, digits_data, make_mlp
+from agents.experiments.fig2 import make_mlp
 from agents.rules import get_rule
+from tests.agents.rules.digits import train_digits
 
 
 def _small(seed: int = 0, sizes=(5, 7, 6, 4), n: int = 6):
@@ -132,21 +133,8 @@ def test_only_units_tagged_by_the_selected_output_change_signed_by_rpe_tag_and_p
         assert torch.equal(net[0].weight, w1)  # compute_grads only fills .grad
 
 
-def _train(name: str, data_seed: int, epochs: int = 8, **options) -> float:
-    seed = data_seed
-    xtr, ytr, xte, yte = digits_data(seed)
-    rule = get_rule(name, **options)
-    m = rule.prepare(make_mlp([64, 32, 10], seed))
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xtr), generator=gen)
-        for i in range(0, len(xtr), 32):
-            b = perm[i:i + 32]
-            opt.zero_grad(set_to_none=True)
-            rule.compute_grads(m, lambda b=b: nn.functional.cross_entropy(m(xtr[b]), ytr[b]))
-            opt.step()
-    return accuracy(m, xte, yte)
+def _train(name: str, run_seed: int, epochs: int = 8, **options) -> float:
+    return train_digits(name, run_seed, epochs, **options)[1]
 
 
 def test_agrel_trains_the_digits_mlp_close_to_backprop(audit):

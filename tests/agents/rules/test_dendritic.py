@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from agents.experiments.fig2 import accuracy, digits_data, make_mlp
+from agents.experiments.fig2 import digits_data, make_mlp
 from agents.rules import get_rule
 from agents.rules.dendritic import DendriticMLP
+from tests.agents.rules.digits import train_digits
 
 EXACT = {"steps": 200, "tol": 1e-12, "interneuron_lr": 0.0}  # relaxed to (float64) convergence, frozen interneurons
 SELF_PREDICTION = (100, 300, 1000, 3000)
@@ -99,19 +100,7 @@ def test_aligned_top_down_and_perfect_self_prediction_give_backprop_as_beta_shri
 
 
 def _train(name: str, seed: int, options: dict, epochs: int = 8) -> float:
-    xtr, ytr, xte, yte = digits_data(seed)
-    rule = get_rule(name, **options)
-    m = rule.prepare(make_mlp([64, 32, 10], seed))
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xtr), generator=gen)
-        for i in range(0, len(xtr), 32):
-            b = perm[i:i + 32]
-            opt.zero_grad(set_to_none=True)
-            rule.compute_grads(m, lambda b=b: nn.functional.cross_entropy(m(xtr[b]), ytr[b]))
-            opt.step()
-    return accuracy(m, xte, yte)
+    return train_digits(name, seed, epochs, **options)[1]
 
 
 def test_dendritic_error_trains_the_digits_mlp_near_backprop(audit):

@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from agents.experiments.fig2 import accuracy, digits_data, make_mlp
+from agents.experiments.fig2 import make_mlp
 from agents.rules import get_rule
 from agents.rules.equilibrium import EnergyMLP
+from tests.agents.rules.digits import train_digits
 
 BETAS = (0.2, 0.1, 0.05, 0.025)
 EXACT = {"steps": 100000, "tol": 1e-13}  # relaxed to (float64) convergence
@@ -81,20 +82,8 @@ def test_ep_bias_falls_like_beta_one_sided_and_beta_squared_symmetric_and_chl_is
         "symmetric_over_one_sided_at_smallest_beta": sym[-1] / one[-1], "chl_angle_deg": chl})
 
 
-def _train(name: str, seed: int, epochs: int = 8, **options) -> float:
-    xtr, ytr, xte, yte = digits_data(seed)
-    rule = get_rule(name, **options)
-    m = rule.prepare(make_mlp([64, 32, 10], seed))
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xtr), generator=gen)
-        for i in range(0, len(xtr), 32):
-            b = perm[i:i + 32]
-            opt.zero_grad(set_to_none=True)
-            rule.compute_grads(m, lambda b=b: nn.functional.cross_entropy(m(xtr[b]), ytr[b]))
-            opt.step()
-    return accuracy(m, xte, yte)
+def _train(name: str, run_seed: int, epochs: int = 8, **options) -> float:
+    return train_digits(name, run_seed, epochs, **options)[1]
 
 
 def test_ep_trains_the_digits_mlp_within_a_few_points_of_backprop(audit):

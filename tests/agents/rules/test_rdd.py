@@ -3,16 +3,16 @@ spike's causal effect is unbiased where the observed dependence is confounded; a
 biased but noisier than a wide one; feedback learned from it aligns with the forward weights; the rule
 trains the digits MLP like backprop; unsupported models and options are named."""
 
-import time
 
 import pytest
 import torch
 from torch import nn
 
-from agents.experiments.fig2 import accuracy, digits_data, make_mlp, run_fig2
+from agents.experiments.fig2 import digits_data, make_mlp, run_fig2
 from agents.rules import exact_backward, frozen_rule_state, get_rule
 from agents.rules.rdd import angle_deg
 from agents.rules.rdd_estimate import lif_window, naive_effects, rdd_effects
+from tests.agents.rules.digits import train_digits
 
 EFFECT = 0.5  # the spike's effect on the outcome, by construction
 
@@ -103,24 +103,9 @@ def test_feedback_learned_from_the_observed_dependence_is_confounded_by_shared_n
 
 def _train(name: str, run_seed: int, epochs: int = 8, **options) -> tuple[float, float, float]:
     """Accuracy, last layer's angle(B, W) (nan for backprop) and seconds per update."""
-    seed = run_seed
-    xtr, ytr, xte, yte = digits_data(seed)
-    rule = get_rule(name, **options)
-    m = rule.prepare(make_mlp([64, 32, 10], seed))
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    n, t0 = 0, time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(len(xtr), generator=gen)
-        for i in range(0, len(xtr), 32):
-            b = perm[i:i + 32]
-            opt.zero_grad(set_to_none=True)
-            rule.compute_grads(m, lambda b=b: nn.functional.cross_entropy(m(xtr[b]), ytr[b]))
-            opt.step()
-            n += 1
-    dt = (time.perf_counter() - t0) / n
+    m, acc, dt = train_digits(name, run_seed, epochs, **options)
     fb = getattr(m.output, "weight_feedback", None)
-    return accuracy(m, xte, yte), angle_deg(fb, m.output.weight) if fb is not None else float("nan"), dt
+    return acc, angle_deg(fb, m.output.weight) if fb is not None else float("nan"), dt
 
 
 def test_rdd_trains_the_digits_mlp_like_backprop_and_aligns_better_than_fa(audit):
