@@ -36,6 +36,8 @@ _ENVS: list[tuple[str, str, str, dict]] = [
     ("OrientationDiscriminationEasy", "orientation", "OrientationDiscrimination",
      {"offset_deg": 20.0, "noise_std": 0.1}),
     ("OrientationDiscriminationPair", "orientation", "OrientationDiscrimination", {"two_frame": True}),
+    ("OrientationGoNoGo", "orientation", "OrientationDiscrimination",
+     {"go_nogo": True, "offset_deg": 20.0, "noise_std": 0.1, "reward_wrong": -0.5}),
     ("PatchForaging", "patch_foraging", "PatchForaging", {}),
     ("PatchForagingSteepShort", "patch_foraging", "PatchForaging",
      {"depletion": "steep", "travel_time": 6.0}),

@@ -329,6 +329,7 @@ _META = "tests/agents/experiments/test_metarl.py::"
 _AGREL = "tests/agents/rules/test_agrel.py::"
 _DEND = "tests/agents/rules/test_dendritic.py::"
 _RDD = "tests/agents/rules/test_rdd.py::"
+_FIG5 = "tests/agents/experiments/test_fig5.py::"
 _BY_TEST: list[Check] = [
     *[by_test(f"reinforce_{r}", f"{_ON_TASK}[{r}]",
               {"untrained_off_chance": Limit("<", 0.1), "accuracy": Limit(">", 0.6)}) for r in reinforce_rules()],
@@ -512,5 +513,15 @@ _BY_TEST: list[Check] = [
             note="Harlow (features), 500k steps, 4000 frozen episodes; 4 seeds x 3 paths + 2 seeds x threads2: "
                  "trial 2 0.997-0.998, trial 1 within 0.021 of chance, untrained trial 2 within 0.038 of chance "
                  "(at 300k steps trial 2 was 0.896-0.984 on 4 seeds: the jump comes between 100k and 300k)"),
+    # Fig. 5 (agents/experiments/fig5.py): every rule learns the Go/NoGo task it is probed on.
+    by_test("fig5_go_nogo", _FIG5 + "test_every_rule_learns_go_nogo_from_its_own_choices",
+            {f"{r}_hit_rate": Limit(">", 0.9) for r in ("backprop", "feedback_alignment", "agrel", "dendritic_error")},
+            note="OrientationGoNoGo at 16 px, S- unreinforced, 400 updates of 128 trials, Adam 1e-3; 8 seeds x 3 "
+                 "paths + 2 seeds x threads2: hit rate 0.976-1.000 for every rule (untrained about 0.5)"),
+    by_test("fig5_go_nogo_timeout", _FIG5 + "test_a_false_alarm_cost_teaches_every_rule_to_withhold",
+            {f"{r}_discrimination": Limit(">", 0.8)
+             for r in ("backprop", "feedback_alignment", "agrel", "dendritic_error")},
+            note="as fig5_go_nogo with a false alarm costing 0.5; hit rate - false-alarm rate 0.938-0.993 on 8 seeds "
+                 "x 3 paths + 2 seeds x threads2 (untrained about 0)"),
 ]
 CHECKS.update({c.name: c for c in _BY_TEST})

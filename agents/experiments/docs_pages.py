@@ -235,7 +235,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                lambda c: c.startswith("fig2_")),
     Experiment("fig3", "Fig. 3: does a rule follow a gradient at all?",
                "Mean update fields of the rules on y = w2 w1 x, and whether each is a gradient field.",
-               "python scripts/fig3.py --assets assets/fig3.png", ("fig3.png",), lambda c: c.startswith("fig3_")),
+               "python scripts/fig3.py --assets assets/fig3.png", ("fig3.png",), lambda c: c.startswith("fig3_"),
+               lambda assets: _fig3_results(assets)),
     Experiment("fig4", "Fig. 4: where in the hierarchy does perceptual learning change the tuning?",
                "Orientation discrimination learned by a conv hierarchy: thresholds, per-stage tuning changes, "
                "weight change.",
@@ -261,7 +262,39 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "python scripts/metarl.py --task all --assets assets",
                ("metarl_bandit.png", "metarl_two_step.png", "metarl_harlow.png"), lambda c: c.startswith("metarl_"),
                lambda assets: _metarl_results(assets)),
+    Experiment("fig5", "Fig. 5: tags and apical signals by tuning group",
+               "Each learning rule's credit signal in units tuned to the reinforced (S+) and the unreinforced (S-) "
+               "stimulus, over Go/NoGo learning; AGREL's tagged plasticity.",
+               "python scripts/fig5.py --seeds 16 --assets assets\n"
+               "python scripts/fig5.py --seeds 16 --false-alarm-reward -0.5 --assets assets",
+               ("fig5.png", "fig5_fa-0.5.png"), lambda c: c.startswith("fig5_"),
+               lambda assets: _fig5_results(assets)),
 )
+
+
+def _fig3_results(assets: Path) -> list[str]:
+    """The panels' and the rules' numbers from ``assets/fig3.json`` (what ``scripts/fig3.py --assets`` wrote)."""
+    path = assets / "fig3.json"
+    if not path.exists():
+        return []
+    fig3 = importlib.import_module("agents.experiments.fig3")
+    return ["## The run behind the figure", "", "Read from `assets/fig3.json`:", "",
+            *fig3.results_markdown(json.loads(path.read_text())), ""]
+
+
+def _fig5_results(assets: Path) -> list[str]:
+    """The verdict and figures per rule from ``assets/fig5*.json`` (what ``scripts/fig5.py --assets`` wrote)."""
+    fig5 = importlib.import_module("agents.experiments.fig5")
+    lines = []
+    for stem, what in (("fig5", "S- unreinforced (a false alarm pays 0, as in the paper's Fig. 5)"),
+                       ("fig5_fa-0.5", "a false alarm costs 0.5 (a timeout)")):
+        path = assets / f"{stem}.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            lines += [f"**{what}**, {len(result['seeds'])} seeds, from `assets/{stem}.json` (mean +- 95% CI over "
+                      "seeds; the changes are from before to during learning):", ""]
+            lines += [f"- {line}" for line in fig5.summary_lines(result)] + [""]
+    return ["## The runs behind the figures", "", *lines] if lines else []
 
 
 def _metarl_results(assets: Path) -> list[str]:

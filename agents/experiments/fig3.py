@@ -24,6 +24,7 @@ registered rule on a small tanh MLP (also written to the JSON).
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from torch import nn
 from agents.experiments.fig2 import make_mlp
 from agents.probes.update_field import antisymmetry, antisymmetry_of, orthogonal_fraction
 from agents.rules import get_rule, registered_rules, rule_class
-from brainset_envs.core.files import save_result_and_figure
+from brainset_envs.core.files import save_result_and_figure, write_json
 
 FB = 0.5  # feedback alignment's fixed feedback weight b (in place of w2)
 START = (-0.5, 1.8)  # every panel's trajectory starts here
@@ -115,7 +116,7 @@ def trajectory(field: Callable[[torch.Tensor], torch.Tensor], start: tuple[float
 # --- the same numbers for the registered rules, on a small MLP ------------------------------------------
 
 # Stochastic rules are measured through their mean update: many antithetic perturbations per evaluation.
-STOCHASTIC_OPTIONS = {"num_perturbations": 1024, "sigma": 1e-4, "antithetic": True}
+STOCHASTIC_OPTIONS = {"num_perturbations": 1024, "sigma": 1e-4, "antithetic": True}  # for the rules that take them
 
 
 def mlp_problem(seed: int, sizes: tuple[int, ...] = (4, 5, 3), n: int = 32):
@@ -130,7 +131,8 @@ def rule_figures(name: str, seed: int = 0, probes: int = 8, options: dict[str, A
     """Orthogonal fraction and antisymmetry of rule ``name``'s mean update on :func:`mlp_problem`, over all
     parameters, and the antisymmetry over the first (hidden) layer's parameters alone."""
     model, x, y = mlp_problem(seed)
-    opts = dict(STOCHASTIC_OPTIONS) if rule_class(name).stochastic else {}
+    accepted = inspect.signature(rule_class(name).__init__).parameters
+    opts = {k: v for k, v in STOCHASTIC_OPTIONS.items() if k in accepted} if rule_class(name).stochastic else {}
     if options:
         opts.update(options)
     rule = get_rule(name, **opts)
@@ -235,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rules", default=",".join(registered_rules()),
                    help="comma-separated rules measured on the small MLP ('' for none)")
     p.add_argument("--runs-dir", default="runs", help="where the run folder goes")
-    p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig3.png, the README's)")
+    p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig3.png, the README's) "
+                   "and the JSON beside it (assets/fig3.json: the docs page's numbers)")
     a = p.parse_args(argv)
     rules = tuple(r.strip() for r in a.rules.split(",") if r.strip())
     unknown = [r for r in rules if r not in registered_rules()]
@@ -250,4 +253,24 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(a.runs_dir) / f"fig3__{a.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     for path in save_fig3(result, run_dir, a.assets):
         print(f"wrote {path}")
+    if a.assets is not None:
+        write_json(result, Path(a.assets).with_suffix(".json"))
+        print(f"wrote {Path(a.assets).with_suffix('.json')}")
     return 0
+
+
+def results_markdown(result: dict[str, Any]) -> list[str]:
+    """The docs page's tables from a run's result: the three panels, then every rule on the small MLP."""
+    out = ["| panel | orthogonal fraction | antisymmetry (exact) | antisymmetry (estimated) | loss start -> end |",
+           "|---|---|---|---|---|"]
+    out += [f"| {p['title']} | {p['orthogonal_fraction']:.3f} | {p['antisymmetry_exact']:.3f} | "
+            f"{p['antisymmetry_estimated']:.3f} | {p['loss_start']:.3f} -> {p['loss_end']:.3f} |"
+            for p in result["panels"].values()]
+    if result["rules"]:
+        out += ["", f"Every rule on the {result['rules_setup']['model']} (seed {result['config']['seed']}; "
+                "antisymmetry over all parameters and over the hidden layer alone):", "",
+                "| rule | orthogonal fraction | cos to descent | antisymmetry | antisymmetry (hidden layer) |",
+                "|---|---|---|---|---|"]
+        out += [f"| `{name}` | {r['orthogonal_fraction']:.3g} | {r['cos_to_descent']:.3g} | {r['antisymmetry']:.3g} | "
+                f"{r['antisymmetry_hidden']:.3g} |" for name, r in result["rules"].items()]
+    return out

@@ -15,6 +15,7 @@ from brainset_envs.core.task_core import Rng, State, TaskCore
 from brainset_envs.core.vector import TaskVectorEnv
 
 CLOCKWISE, COUNTER_CLOCKWISE, ABSTAIN = 0, 1, 2
+GO, NO_GO = 0, 1  # go_nogo=True: the actions; S+ is the clockwise stimulus (label 0), S- the other
 TRANSFER_PRESETS = ("ref+45", "ref+90", "sf*0.5", "sf*2")
 
 
@@ -154,6 +155,7 @@ class OrientationCore(TaskCore):
         reward_wrong: float = 0.0,
         reward_abstain: float = 0.35,
         transfer: str | None = None,
+        go_nogo: bool = False,
     ):
         self.size = check_int("size", size, 16, 512)
         self.ref_choices = check_floats("ref_deg", ref_deg, -360.0, 360.0)
@@ -162,10 +164,13 @@ class OrientationCore(TaskCore):
         self.contrast = check_float("contrast", contrast, 0.0, 1.0)
         self.sf = check_float("sf", sf, 0.0, 0.5, low_open=True)
         self.phase = None if phase is None else check_float("phase", phase, 0.0, 2 * np.pi)
-        for name, flag in (("two_frame", two_frame), ("abstain", abstain)):
+        for name, flag in (("two_frame", two_frame), ("abstain", abstain), ("go_nogo", go_nogo)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name}={flag!r} must be True or False")
-        self.two_frame, self.abstain = bool(two_frame), bool(abstain)
+        self.two_frame, self.abstain, self.go_nogo = bool(two_frame), bool(abstain), bool(go_nogo)
+        if self.go_nogo and self.abstain:
+            raise ValueError("go_nogo=True with abstain=True: a Go/NoGo trial has two actions (go, no-go); "
+                             "set abstain=False")
         self.trials_per_episode = check_int("trials_per_episode", trials_per_episode, 1, 1_000_000)
         self.rewards = np.array(
             [check_float32("reward_correct", reward_correct), check_float32("reward_wrong", reward_wrong),
@@ -231,8 +236,12 @@ class OrientationCore(TaskCore):
     def step(self, state: State, action: np.ndarray, rng: Rng):
         rng = shared(rng)  # shared_stream = True: one Generator for the batch
         label = state["label"]
-        correct = (action == label).astype(np.int64)
-        if self.abstain:
+        correct = (action == label).astype(np.int64)  # Go/NoGo too: go (0) on S+ (0), no-go (1) on S- (1)
+        if self.go_nogo:  # hit: reward_correct, false alarm: reward_wrong, no-go: 0 on both stimuli
+            go = action == GO
+            reward = np.where(go, self.rewards[label], np.float32(0.0)).astype(np.float32)
+            state["correct"][:] = correct
+        elif self.abstain:
             abst = action == ABSTAIN
             reward = self.rewards[np.where(abst, 2, 1 - correct)]  # 0 correct, 1 wrong, 2 abstain
             state["correct"][:] = np.where(abst, -1, correct)
@@ -287,7 +296,12 @@ class OrientationCore(TaskCore):
         """The frame's status line for env ``i``: the trial on screen (the one being shown, or, once the
         block has ended, the last one answered) and the feedback on the last response."""
         corr, resp, answered = int(state["correct"][i]), int(state["response"][i]), int(state["trial"][i])
-        words = {1: "correct", 0: "wrong", -1: "abstained"}[corr] if resp >= 0 else "respond: CW or CCW"
+        if self.go_nogo:
+            words = ("hit" if resp == GO else "correct rejection") if corr == 1 else \
+                ("false alarm" if resp == GO else "miss")
+            words = words if resp >= 0 else "respond: go or no-go"
+        else:
+            words = {1: "correct", 0: "wrong", -1: "abstained"}[corr] if resp >= 0 else "respond: CW or CCW"
         n = self.trials_per_episode
         if answered >= n:  # a finished block keeps showing its last trial, now answered
             return f"trial {n}/{n} done   last: {words}"
@@ -304,6 +318,11 @@ class OrientationDiscriminationEnv(TaskEnv):
     be solved by a fixed linear template. In two-frame mode the reference is shown too (channel 0), as in
     the pair design of Wenliang & Seitz.
 
+    **Go/NoGo** (`go_nogo=True`, the protocol of the seed paper's Fig. 5 and of Benezra et al., eLife 2024):
+    the clockwise stimulus (`reference + offset`, label 0) is S+, the reinforced one: "go" on it pays
+    `reward_correct`; the counter-clockwise one is S-: "go" on it (a false alarm) gets `reward_wrong`
+    (0 by default: unreinforced; a negative value is a timeout's cost); "no-go" gets 0 on both.
+
     ## Observation
     `Box(0, 255, (size, size, C), uint8)`, C = 1 (or 2 in two-frame mode: reference, test). Pixel =
     128 + 127.5 * (contrast * Gabor + noise_std * N(0, 1)), clipped; Gaussian envelope sigma = size / 5.
@@ -311,11 +330,13 @@ class OrientationDiscriminationEnv(TaskEnv):
 
     ## Action
     `Discrete(2)`: 0 = clockwise, 1 = counter-clockwise; `Discrete(3)` with `abstain=True`
-    (2 = abstain / sure bet).
+    (2 = abstain / sure bet). Go/NoGo: `Discrete(2)`, 0 = go, 1 = no-go (so the correct action is still
+    the label).
 
     ## Rewards
     `reward_correct` (1) for a correct report, `reward_wrong` (0) otherwise, `reward_abstain` (0.35) for
-    abstaining.
+    abstaining. Go/NoGo: `reward_correct` for go on S+ (a hit), `reward_wrong` for go on S- (a false
+    alarm), 0 for no-go; `correct` is 1 for a hit or a correct rejection.
 
     ## Termination
     After `trials_per_episode` trials (default 1: one trial per episode). No truncation.
@@ -330,7 +351,8 @@ class OrientationDiscriminationEnv(TaskEnv):
     sampled per trial), `noise_std` (0.25, contrast units), `contrast` (0.5), `sf` (0.08 cycles/px),
     `phase` (None = random), `two_frame` (False), `abstain` (False), `trials_per_episode` (1),
     `reward_correct`, `reward_wrong`, `reward_abstain`, `transfer` (None or one of 'ref+45', 'ref+90',
-    'sf*0.5', 'sf*2': transfer tests of Wenliang & Seitz), `render_mode`.
+    'sf*0.5', 'sf*2': transfer tests of Wenliang & Seitz), `go_nogo` (False; not with `abstain`),
+    `render_mode`.
 
     ## Ground truth
     `brainset_envs.analysis.psychophysics.ideal_observer_accuracy` /
@@ -341,6 +363,8 @@ class OrientationDiscriminationEnv(TaskEnv):
     - `BrainSet/OrientationDiscrimination-v0`: defaults above.
     - `BrainSet/OrientationDiscriminationEasy-v0`: offset 20 deg, noise 0.1 (a learning check).
     - `BrainSet/OrientationDiscriminationPair-v0`: two-frame mode.
+    - `BrainSet/OrientationGoNoGo-v0`: Go/NoGo at offset 20 deg, noise 0.1 (the Easy stimuli); a false
+      alarm costs 0.5 (`reward_wrong=-0.5`), so the agent must learn to withhold on S-.
     """
 
     core_class = OrientationCore

@@ -34,6 +34,23 @@ def test_save_and_cli_write_json_and_png_into_the_run_folder(tmp_path, capsys):
     assert "drift" in capsys.readouterr().out
 
 
+def test_assets_get_the_json_beside_the_png_and_every_stochastic_rule_runs(tmp_path):
+    """--assets writes fig3.json beside fig3.png (the docs page's tables read it); AGREL and RDD, stochastic
+    rules without the perturbation rules' options, are measured too (they were once given those options)."""
+    png = tmp_path / "assets" / "fig3.png"
+    png.parent.mkdir()
+    assert fig3.main(["--rules", "backprop,agrel,rdd", "--grid", "5", "--probes", "2", "--runs-dir",
+                      str(tmp_path / "runs"), "--assets", str(png)]) == 0
+    data = json.loads(png.with_suffix(".json").read_text())
+    (run,) = (tmp_path / "runs").iterdir()
+    assert data == json.loads((run / "fig3.json").read_text()) and png.read_bytes()[:4] == b"\x89PNG"
+    lines = fig3.results_markdown(data)
+    for name, r in data["rules"].items():
+        assert (f"| `{name}` | {r['orthogonal_fraction']:.3g} | {r['cos_to_descent']:.3g} | {r['antisymmetry']:.3g} | "
+                f"{r['antisymmetry_hidden']:.3g} |") in lines
+    assert sum(line.startswith("| ") for line in lines) == 1 + 3 + 1 + 3  # a header and 3 rows per table
+
+
 @pytest.mark.parametrize("argv, words", [(["--rules", "nope"], "not registered"), (["--grid", "1"], "--grid"),
                                          (["--assets", "x.jpg"], ".png")])
 def test_bad_options_exit_2(argv, words, capsys):

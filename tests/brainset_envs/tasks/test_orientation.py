@@ -145,3 +145,38 @@ CONFORMANCE = TaskTables(
     ],
     short_episodes={"trials_per_episode": 3},
 )
+
+
+def test_go_nogo_pays_hits_charges_false_alarms_and_nothing_for_no_go():
+    """The four outcomes of a Go/NoGo trial, on both stimuli, in the single and the vector env."""
+    from brainset_envs.tasks.orientation import GO, NO_GO
+
+    expect = {(0, GO): (1.0, 1), (0, NO_GO): (0.0, 0), (1, GO): (-0.5, 0), (1, NO_GO): (0.0, 1)}
+    env = gym.make("BrainSet/OrientationGoNoGo-v0")
+    assert env.action_space == gym.spaces.Discrete(2)
+    seen = set()
+    for seed in range(40):
+        _, info = env.reset(seed=seed)
+        action = seed % 2
+        _, r, term, _, info2 = env.step(action)
+        key = (int(info["label"]), action)
+        assert (r, info2["correct"]) == expect[key] and term
+        seen.add(key)
+        assert env.unwrapped.core.status_text(env.unwrapped.state, 0).endswith(
+            {(0, GO): "hit", (0, NO_GO): "miss", (1, GO): "false alarm", (1, NO_GO): "correct rejection"}[key])
+    assert seen == set(expect)
+    venv = gym.make_vec("BrainSet/OrientationGoNoGo-v0", num_envs=64, vectorization_mode="vector_entry_point",
+                        size=16)
+    _, info = venv.reset(seed=1)
+    actions = np.arange(64) % 2
+    _, r, _, _, _ = venv.step(actions)
+    want = np.array([expect[(int(lab), int(a))][0] for lab, a in zip(info["label"], actions, strict=True)])
+    np.testing.assert_array_equal(r, want.astype(np.float32))
+    venv.close()
+
+
+def test_go_nogo_refuses_abstain():
+    with pytest.raises(ValueError, match="go_nogo=True with abstain=True"):
+        gym.make("BrainSet/OrientationGoNoGo-v0", abstain=True)
+    with pytest.raises(TypeError, match="go_nogo=1 must be True or False"):
+        gym.make("BrainSet/OrientationDiscrimination-v0", go_nogo=1)
