@@ -231,8 +231,8 @@ class Experiment:
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("fig2", "Fig. 2: how far is each rule from the gradient?",
                "Bias against variance of each learning rule's updates, per layer, on the digits MLP.",
-               "python scripts/fig2.py --task digits --assets assets/fig2.png", ("fig2.png",),
-               lambda c: c.startswith("fig2_")),
+               "python scripts/fig2.py --task digits --seeds 5 --assets assets/fig2.png", ("fig2.png",),
+               lambda c: c.startswith("fig2_"), lambda assets: _fig2_results(assets)),
     Experiment("fig3", "Fig. 3: does a rule follow a gradient at all?",
                "Mean update fields of the rules on y = w2 w1 x, and whether each is a gradient field.",
                "python scripts/fig3.py --assets assets/fig3.png", ("fig3.png",), lambda c: c.startswith("fig3_")),
@@ -262,6 +262,14 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                ("metarl_bandit.png", "metarl_two_step.png", "metarl_harlow.png"), lambda c: c.startswith("metarl_"),
                lambda assets: _metarl_results(assets)),
 )
+
+
+def _fig2_results(assets: Path) -> list[str]:
+    """The tables of ``assets/fig2.json`` (what ``scripts/fig2.py --assets assets/fig2.png`` wrote)."""
+    path = assets / "fig2.json"
+    if not path.exists():
+        return []
+    return list(importlib.import_module("agents.experiments.fig2_knobs").study_markdown(json.loads(path.read_text())))
 
 
 def _metarl_results(assets: Path) -> list[str]:
