@@ -193,6 +193,7 @@ def test_record_episodes_refuses_bad_counts_before_writing(kwargs, word, tmp_pat
     (["--hidden", "0"], ["--hidden"]), (["--assets", "x.jpg"], ["--assets", ".png"]),
     (["--env", "Nope-v0"], ["--env", "Nope-v0"]), (["--seeds", "0"], ["--seeds", "'0'", "count >= 1"]),
     (["--knobs", "ep_beta=x:y"], ["--knobs", "ep_beta=x:y", "floats"]), (["--knobs", "nope"], ["--knobs", "ep_beta"]),
+    (["--env", "BrainSet/PatchForaging-v0", "--seeds", "3"], ["--seeds", "digits only"]),
 ])
 def test_fig2_rejects_bad_options(argv, words, tmp_path, capsys):
     from scripts.fig2 import main

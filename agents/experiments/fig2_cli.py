@@ -54,6 +54,8 @@ def _check(a, known_rules: list[str]) -> str | None:
             return f"argument --{parse.__name__.removeprefix('parse_')}: {e}"
     if a.assets is not None and Path(a.assets).suffix != ".png":
         return f"argument --assets: {a.assets!r} must end in .png"
+    if (a.env is not None or a.checkpoint is not None) and (a.seeds != "1" or a.knobs != "all"):
+        return "arguments --seeds and --knobs: digits only; --env/--checkpoint measure one rollout at --seed"
     if a.env is not None:
         return env_id_error(a.env)
     return None
