@@ -230,7 +230,8 @@ class Experiment:
 
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("fig2", "Fig. 2: how far is each rule from the gradient?",
-               "Bias against variance of each learning rule's updates, per layer, on the digits MLP.",
+               "Bias against variance of each learning rule's updates on the digits MLP, over seeds, with curves "
+               "over the knobs that set a rule's bias.",
                "python scripts/fig2.py --task digits --seeds 5 --assets assets/fig2.png", ("fig2.png",),
                lambda c: c.startswith("fig2_"), lambda assets: _fig2_results(assets)),
     Experiment("fig3", "Fig. 3: does a rule follow a gradient at all?",

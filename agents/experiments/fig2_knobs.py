@@ -325,13 +325,20 @@ def plot_study(result: dict[str, Any]):
 
 
 def save_study(result: dict[str, Any], run_dir: str | Path, assets_png: str | Path | None = None) -> list[Path]:
-    """``fig2.json`` and ``fig2.png`` into ``run_dir``; with ``assets_png`` the PNG there and the JSON beside it."""
+    """``fig2.json`` and ``fig2.png`` into ``run_dir``; with ``assets_png`` the PNG there and the JSON beside it,
+    less the per-seed records (two thirds of the file; each summarised figure keeps its per-seed ``values``)."""
     paths = save_result_and_figure(result, plot_study(result), run_dir, "fig2", assets_png)
     if assets_png is not None:
         js = Path(assets_png).with_suffix(".json")
-        write_json(result, js)
+        write_json(asset_copy(result), js)
         paths.append(js)
     return paths
+
+
+def asset_copy(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without ``per_seed`` (the run folder's fig2.json keeps it)."""
+    return {**{k: v for k, v in result.items() if k != "per_seed"},
+            "per_seed": "left out here: in the run folder's fig2.json"}
 
 
 def _pm(d: dict[str, Any], spec: str = ".1f") -> str:
