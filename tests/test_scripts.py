@@ -191,7 +191,9 @@ def test_record_episodes_refuses_bad_counts_before_writing(kwargs, word, tmp_pat
 @pytest.mark.parametrize("argv, words", [
     (["--epochs", "0"], ["--epochs", "0"]), (["--rules", "bogus"], ["--rules", "bogus", "backprop"]),
     (["--hidden", "0"], ["--hidden"]), (["--assets", "x.jpg"], ["--assets", ".png"]),
-    (["--env", "Nope-v0"], ["--env", "Nope-v0"]),
+    (["--env", "Nope-v0"], ["--env", "Nope-v0"]), (["--seeds", "0"], ["--seeds", "'0'", "count >= 1"]),
+    (["--knobs", "ep_beta=x:y"], ["--knobs", "ep_beta=x:y", "floats"]), (["--knobs", "nope"], ["--knobs", "ep_beta"]),
+    (["--env", "BrainSet/PatchForaging-v0", "--seeds", "3"], ["--seeds", "digits only"]),
 ])
 def test_fig2_rejects_bad_options(argv, words, tmp_path, capsys):
     from scripts.fig2 import main
@@ -204,20 +206,20 @@ def test_fig2_rejects_bad_options(argv, words, tmp_path, capsys):
 
 def test_fig2_writes_into_its_run_folder_only(tmp_path, monkeypatch):
     """No tracked assets/fig2.png is overwritten unless --assets asks for it."""
-    import agents.experiments.fig2 as fig2
+    import agents.experiments.fig2_knobs as fig2_knobs
     from scripts.fig2 import main
 
-    stub = {"task": "digits", "rules": {}, "layers": []}
-    monkeypatch.setattr(fig2, "run_fig2", lambda *a, **k: dict(stub))
-    monkeypatch.setattr(fig2, "plot_fig2", lambda result: __import__("matplotlib.pyplot").pyplot.figure())
-    monkeypatch.setattr(fig2, "summary_lines", lambda result: [])
+    stub = {"task": "digits", "rules": {}, "seeds": [0], "curves": {}, "seconds": 0.0}
+    monkeypatch.setattr(fig2_knobs, "run_fig2_study", lambda *a, **k: dict(stub))
+    monkeypatch.setattr(fig2_knobs, "plot_study", lambda result: __import__("matplotlib.pyplot").pyplot.figure())
+    monkeypatch.setattr(fig2_knobs, "study_lines", lambda result: [])
     monkeypatch.chdir(tmp_path)
     assert main(["--task", "digits", "--runs-dir", "runs"]) == 0
     assert not (tmp_path / "assets").exists()
     [run] = (tmp_path / "runs").iterdir()
     assert sorted(p.name for p in run.iterdir()) == ["fig2.json", "fig2.png"]
     assert main(["--task", "digits", "--runs-dir", "runs", "--assets", "assets/fig2.png"]) == 0
-    assert (tmp_path / "assets" / "fig2.png").is_file()
+    assert (tmp_path / "assets" / "fig2.png").is_file() and (tmp_path / "assets" / "fig2.json").is_file()
 
 
 def test_play_without_a_display_says_so(capsys, monkeypatch):

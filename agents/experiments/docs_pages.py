@@ -230,9 +230,10 @@ class Experiment:
 
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("fig2", "Fig. 2: how far is each rule from the gradient?",
-               "Bias against variance of each learning rule's updates, per layer, on the digits MLP.",
-               "python scripts/fig2.py --task digits --assets assets/fig2.png", ("fig2.png",),
-               lambda c: c.startswith("fig2_")),
+               "Bias against variance of each learning rule's updates on the digits MLP, over seeds, with curves "
+               "over the knobs that set a rule's bias.",
+               "python scripts/fig2.py --task digits --seeds 5 --assets assets/fig2.png", ("fig2.png",),
+               lambda c: c.startswith("fig2_"), lambda assets: _fig2_results(assets)),
     Experiment("fig3", "Fig. 3: does a rule follow a gradient at all?",
                "Mean update fields of the rules on y = w2 w1 x, and whether each is a gradient field.",
                "python scripts/fig3.py --assets assets/fig3.png", ("fig3.png",), lambda c: c.startswith("fig3_"),
@@ -295,6 +296,14 @@ def _fig5_results(assets: Path) -> list[str]:
                       "seeds; the changes are from before to during learning):", ""]
             lines += [f"- {line}" for line in fig5.summary_lines(result)] + [""]
     return ["## The runs behind the figures", "", *lines] if lines else []
+
+
+def _fig2_results(assets: Path) -> list[str]:
+    """The tables of ``assets/fig2.json`` (what ``scripts/fig2.py --assets assets/fig2.png`` wrote)."""
+    path = assets / "fig2.json"
+    if not path.exists():
+        return []
+    return list(importlib.import_module("agents.experiments.fig2_knobs").study_markdown(json.loads(path.read_text())))
 
 
 def _metarl_results(assets: Path) -> list[str]:

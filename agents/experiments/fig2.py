@@ -3,11 +3,14 @@
 ``run_fig2("digits")`` trains one tanh MLP per rule on sklearn's 8x8 digits (no download), from the same
 initial weights, and measures each rule's bias and variance (:mod:`agents.probes.gradients`) at the
 start and after training; ``plot_fig2`` draws bias against variance; ``save_fig2`` writes the JSON and
-the PNG atomically. ``scripts/fig2.py`` is the command-line front end.
+the PNG atomically. ``measure_rule`` is one rule's run (any options), which :mod:`agents.experiments.fig2_knobs`
+repeats over seeds and knob values for the figure with error bars and knob curves. ``scripts/fig2.py`` is the
+command-line front end.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -27,6 +30,14 @@ def rule_settings(name: str) -> dict[str, Any]:
     """The registry's Fig. 2 settings of rule ``name``: its options and the SGD learning rate."""
     fig2 = rule_class(name).fig2
     return {"options": dict(fig2.options), "lr": fig2.lr}
+
+
+def rule_options(name: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``options``, plus ``seed`` for a rule that draws its own random numbers (feedback matrices, noise) unless
+    ``options`` sets it: a run at seed ``s`` redraws them too (seed 0 is every rule's default)."""
+    if "seed" in inspect.signature(rule_class(name).__init__).parameters and "seed" not in options:
+        return {**options, "seed": seed}
+    return dict(options)
 
 
 def stochastic(name: str) -> bool:
@@ -81,6 +92,46 @@ def _closures(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) ->
     return [lambda i=i: loss(model(x[i:i + batch]), y[i:i + batch]) for i in range(0, len(x), batch)]
 
 
+def measure_rule(name: str, options: dict[str, Any], lr: float, data: Sequence[torch.Tensor], sizes: Sequence[int],
+                 epochs: int, batch: int = 32, seed: int = 0, repeats: int = 32,
+                 extra: Callable[[nn.Module, torch.Tensor], dict[str, float]] | None = None) -> dict[str, Any]:
+    """Rule ``name`` with ``options`` on a fresh MLP of ``sizes`` (weights from ``seed``): bias/variance per layer
+    at init and after ``epochs`` of SGD at ``lr`` (``epochs=0``: at init only, under "init"), test accuracy.
+
+    ``extra(model, x_train)``: more figures of the prepared model, read at init (e.g. the self-prediction
+    error of dendritic error learning), stored under "extra"."""
+    t0 = time.perf_counter()
+    xtr, ytr, xte, yte = data
+    rule = get_rule(name, **rule_options(name, options, seed))
+    model = rule.prepare(make_mlp(sizes, seed))
+    reps = repeats if stochastic(name) else 1  # deterministic rules: one pass is exact
+    full = lambda: nn.functional.cross_entropy(model(xtr), ytr)  # noqa: E731
+    batches = _closures(model, xtr, ytr, batch)
+    more = extra(model, xtr) if extra is not None else None
+    before = bias_variance(model, rule, batches, full, reps)
+    acc0 = accuracy(model, xte, yte)
+    rec: dict[str, Any] = {"options": dict(options), "lr": lr}
+    if epochs == 0:
+        rec.update(test_accuracy={"init": acc0}, layers={k: {"init": before[k]} for k in before})
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            perm = torch.randperm(len(xtr), generator=gen)
+            for i in range(0, len(xtr), batch):
+                b = perm[i:i + batch]
+                opt.zero_grad(set_to_none=True)
+                rule.compute_grads(model, lambda b=b: nn.functional.cross_entropy(model(xtr[b]), ytr[b]))
+                opt.step()
+        after = bias_variance(model, rule, batches, full, reps)
+        rec.update(test_accuracy={"init": acc0, "trained": accuracy(model, xte, yte)},
+                   layers={k: {"init": before[k], "trained": after[k]} for k in before})
+    if more is not None:
+        rec["extra"] = more
+    rec["seconds"] = round(time.perf_counter() - t0, 2)
+    return rec
+
+
 def run_fig2(
     task: str = "digits",
     rules: Sequence[str] = RULES,
@@ -111,35 +162,13 @@ def run_fig2(
                    "optimizer": "SGD"},
         "definitions": DEFINITIONS, "rules": {},
     }
+    data = (xtr, ytr, xte, yte)
     for name in rules:
-        t0 = time.perf_counter()
         settings = rule_settings(name)
-        rule = get_rule(name, **settings["options"])
-        model = rule.prepare(make_mlp(sizes, seed))
-        reps = repeats if stochastic(name) else 1  # deterministic rules: one pass is exact
-        full = lambda model=model: nn.functional.cross_entropy(model(xtr), ytr)  # noqa: E731
-        batches = _closures(model, xtr, ytr, batch)
-        before = bias_variance(model, rule, batches, full, reps)
-        acc0 = accuracy(model, xte, yte)
-        opt = torch.optim.SGD(model.parameters(), lr=settings["lr"])
-        gen = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            perm = torch.randperm(len(xtr), generator=gen)
-            for i in range(0, len(xtr), batch):
-                b = perm[i:i + batch]
-                opt.zero_grad(set_to_none=True)
-                rule.compute_grads(model, lambda b=b, m=model: nn.functional.cross_entropy(m(xtr[b]), ytr[b]))
-                opt.step()
-        after = bias_variance(model, rule, batches, full, reps)
-        rec = {
-            "options": settings["options"], "lr": settings["lr"],
-            "test_accuracy": {"init": acc0, "trained": accuracy(model, xte, yte)},
-            "layers": {k: {"init": before[k], "trained": after[k]} for k in before},
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
+        rec = measure_rule(name, settings["options"], settings["lr"], data, sizes, epochs, batch, seed, repeats)
         out["rules"][name] = rec
         if progress is not None:
-            a = after["all"]
+            a = rec["layers"]["all"]["trained"]
             progress(f"{name:26s} acc {rec['test_accuracy']['trained']:.3f}  bias {_fmt(a['bias_deg'], '5.1f')}"
                      f" deg  variance {_fmt(a['variance'], '.3g')}  ({rec['seconds']:.1f} s)")
     return out

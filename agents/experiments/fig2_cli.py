@@ -2,12 +2,17 @@
 
     python scripts/fig2.py --task digits            # all rules, writes runs/digits__fig2__0__<time>/
     python scripts/fig2.py --task digits --assets assets/fig2.png   # also the README figure
-    python scripts/fig2.py --task digits --rules backprop,feedback_alignment --epochs 5
+    python scripts/fig2.py --task digits --rules backprop,feedback_alignment --epochs 5 --knobs none
+    python scripts/fig2.py --seeds 5 --assets assets/fig2.png   # 5 seeds, 95% CIs, knob curves: the README's
+    python scripts/fig2.py --knobs ep_beta=0.2:0.1:0.05,rdd_window   # chosen curves (and values)
     python scripts/fig2.py --env BrainSet/PatchForaging-v0                 # a fresh agent, one RL rollout
     python scripts/fig2.py --checkpoint runs/<a training run folder>        # a trained agent, its env
 
 Writes fig2.json and fig2.png into a run folder under --runs-dir, and nothing else unless asked: to
-refresh the README figure, add --assets assets/fig2.png. With --env or --checkpoint, each rule's update is
+refresh the README figure, add --assets assets/fig2.png (assets/fig2.json goes beside it). Digits: every
+rule at each seed of --seeds (mean and 95% CI over them), and the knob curves of --knobs
+(:mod:`agents.experiments.fig2_knobs`: EP beta one-sided and symmetric, EP and PC relaxation steps,
+dendritic self-prediction steps, RDD window and samples). With --env or --checkpoint, each rule's update is
 measured on one rollout of the env (the run's objective, e.g. PPO's policy gradient + value loss)
 against backprop's gradient on the whole rollout, per layer of the agent (:mod:`agents.experiments.fig2_env`).
 """
@@ -21,7 +26,7 @@ from pathlib import Path
 import torch
 
 from agents.config import parse_override
-from agents.experiments import fig2, fig2_env
+from agents.experiments import fig2, fig2_env, fig2_knobs
 from agents.rules import registered_rules
 from brainset_envs.core.ids import env_id_error
 
@@ -42,8 +47,15 @@ def _check(a, known_rules: list[str]) -> str | None:
         hidden = [0]
     if not hidden or min(hidden) < 1:
         return f"argument --hidden: {a.hidden!r} is not allowed; give comma-separated layer sizes >= 1, e.g. 64,64"
+    for parse, value in ((fig2_knobs.parse_seeds, a.seeds), (fig2_knobs.parse_knobs, a.knobs)):
+        try:
+            parse(value)
+        except ValueError as e:
+            return f"argument --{parse.__name__.removeprefix('parse_')}: {e}"
     if a.assets is not None and Path(a.assets).suffix != ".png":
         return f"argument --assets: {a.assets!r} must end in .png"
+    if (a.env is not None or a.checkpoint is not None) and (a.seeds != "1" or a.knobs != "all"):
+        return "arguments --seeds and --knobs: digits only; --env/--checkpoint measure one rollout at --seed"
     if a.env is not None:
         return env_id_error(a.env)
     return None
@@ -64,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=10, help="training epochs per rule")
     p.add_argument("--batch", type=int, default=32, help="minibatch size (training and estimates)")
     p.add_argument("--repeats", type=int, default=32, help="passes over the batches for the noisy rules")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data split, weights and rules")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split, weights and rules (the first of "
+                   "--seeds)")
+    p.add_argument("--seeds", default="1", help="digits: how many seeds from --seed (e.g. 5), or a list (0,3,7); "
+                   "2 or more give 95%% CIs")
+    p.add_argument("--knobs", default="all", help="digits: knob curves, 'all', 'none' or a comma-separated list of "
+                   f"{', '.join(fig2_knobs.KNOBS)}, each optionally =v1:v2:... (its values)")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--runs-dir", default="runs", help="where the run folder goes")
     p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig2.png, the README's)")
@@ -88,8 +105,20 @@ def main(argv: list[str] | None = None) -> int:
         if a.overrides:
             p.error(f"config overrides {a.overrides} need --env or --checkpoint")
         hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
-        result = fig2.run_fig2(a.task, rules, hidden, a.epochs, a.batch, a.seed, a.repeats, progress=print)
-        task, assets = a.task, None if a.no_assets else a.assets
+        seeds = fig2_knobs.parse_seeds(a.seeds, a.seed)
+        knobs = fig2_knobs.parse_knobs(a.knobs)
+        if a.knobs.strip() == "all":  # the curves of the rules asked for
+            knobs = {k: v for k, v in knobs.items() if fig2_knobs.KNOBS[k].rule in rules}
+        result = fig2_knobs.run_fig2_study(a.task, rules, hidden, a.epochs, a.batch, seeds, a.repeats, knobs,
+                                           progress=print)
+        result["command"] = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
+        run_dir = Path(a.runs_dir) / fig2.run_dir_name(a.task, seeds[0])
+        paths = fig2_knobs.save_study(result, run_dir, None if a.no_assets else a.assets)
+        print("\n".join(fig2_knobs.study_lines(result)))
+        print(f"{result['seconds']:.0f} s")
+        for path in paths:
+            print(f"wrote {path}")
+        return 0
     result["command"] = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
     run_dir = Path(a.runs_dir) / fig2.run_dir_name(task, a.seed)
     paths = fig2.save_fig2(result, run_dir, assets)
