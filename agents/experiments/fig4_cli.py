@@ -3,6 +3,7 @@
     python scripts/fig4.py --seeds 3 --rule backprop --objective reward
     python scripts/fig4.py --seeds 3 --rule feedback_alignment
     python scripts/fig4.py --quick                      # CI-sized, one seed (seed 0)
+    python scripts/fig4.py --rules backprop,feedback_alignment --seeds 20   # many seeds and rules, on Ray Tune
 
 Per seed: a conv net (stages V1, V2, V4, IT, then fc1) develops orientation tuning (coarse orientation
 classification; cached under --cache-dir), a logistic readout learns the task with the body frozen
@@ -10,6 +11,11 @@ classification; cached under --cache-dir), a logistic readout learns the task wi
 the trainer, with the chosen --rule and --objective. Writes fig4.json and fig4.png into
 runs/fig4__<rule>__<objective>__<time>/ (one trainer run folder per seed inside), copies the PNG to
 --assets when given, and prints the per-stage changes with their spread over seeds.
+
+With --rules (one or more rules, comma-separated) every (rule, seed) is a Ray Tune trial
+(agents/experiments/fig4_sweep.py): runs/fig4_sweep__<rules>__<objective>/ holds each pair's result as it
+ends (the same command again runs only the missing ones), the graded order's frequency with a Wilson
+interval, permutation tests between rules, fig4_sweep.{json,png} and report.md.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from agents.config import rule_names
 from agents.experiments.fig4_report import check_fig4_args, run_dir_name, run_fig4, save_fig4, summary_table
 
 
@@ -40,13 +47,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--runs-dir", default="runs", help="parent of the run folder")
     p.add_argument("--cache-dir", default=None, help="pre-trained weights cache (default RUNS_DIR/fig4_pretrained)")
-    p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig4.png)")
+    p.add_argument("--assets", default=None, help="also write the PNG here (e.g. assets/fig4.png; with --rules "
+                   "the JSON goes beside it)")
+    p.add_argument("--rules", default=None, help="several rules, comma-separated: every (rule, seed) as a Ray Tune "
+                   "trial, compared (graded-order frequency, permutation tests)")
+    p.add_argument("--address", default=None, help="with --rules: a running Ray cluster (default: a local Ray)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="with --rules: CPUs Ray reserves per trial")
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
 
+    rules = [r.strip() for r in a.rules.split(",") if r.strip()] if a.rules is not None else None
     try:  # every argument, before the run folder exists
-        proto, seeds, rule_kwargs = check_fig4_args(a)
+        if rules is not None:
+            bad = [r for r in rules if r not in rule_names()]
+            if bad or not rules or len(set(rules)) != len(rules):
+                raise ValueError(f"argument --rules: {a.rules!r} must name distinct registered rules; allowed: "
+                                 f"{', '.join(rule_names())}")
+            if a.rule_kwargs.strip() not in ("{}", ""):
+                raise ValueError("argument --rule-kwargs: not with --rules (each rule runs with its defaults)")
+            if not a.cpus_per_trial > 0:
+                raise ValueError(f"argument --cpus-per-trial: {a.cpus_per_trial:g} must be > 0")
+            for r in rules:
+                a.rule = r
+                proto, seeds, rule_kwargs = check_fig4_args(a)
+        else:
+            proto, seeds, rule_kwargs = check_fig4_args(a)
     except ValueError as e:
         p.error(str(e))
+    if rules is not None:
+        return _sweep_main(a, proto, seeds, rules)
 
     torch.set_num_threads(a.num_threads)
     out_dir = Path(a.runs_dir) / run_dir_name(a.rule, a.objective, a.quick)
@@ -60,3 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def _sweep_main(a: argparse.Namespace, proto, seeds: list[int], rules: list[str]) -> int:
+    # deferred: the Ray path only
+    from agents.experiments.fig4_sweep import report_markdown, run_fig4_sweep, save_sweep
+
+    obj = a.objective.replace("*", "x").replace("+", "_plus_")
+    out = Path(a.runs_dir) / f"fig4_sweep__{'_'.join(rules)}__{obj}{'__quick' if a.quick else ''}"
+    cache = a.cache_dir or str(Path(a.runs_dir) / "fig4_pretrained")
+    try:
+        result = run_fig4_sweep(proto, rules, seeds, a.objective, out, cache, a.address, a.cpus_per_trial)
+    except (ValueError, RuntimeError) as e:
+        print(f"fig4.py: error: {e}", file=sys.stderr)
+        return 1
+    for path in save_sweep(result, out, a.assets):
+        print(f"wrote {path}")
+    print(report_markdown(result))
+    return 0
+
