@@ -514,11 +514,18 @@ _BY_TEST: list[Check] = [
                  "trial 2 0.997-0.998, trial 1 within 0.021 of chance, untrained trial 2 within 0.038 of chance "
                  "(at 300k steps trial 2 was 0.896-0.984 on 4 seeds: the jump comes between 100k and 300k)"),
     by_test("bci_intuitive", _BCI + "test_backprop_learns_the_intuitive_decoder_with_its_own_units",
-            {"trained_success": Limit(">", 0.5), "success_gain": Limit(">", 0.3),
-             "trained_steps_over_min": Limit("<", 3.0)},
-            note="PENDING"),
-    *(by_test(f"bci_{name}", _BCI + f"test_backprop_recovers_part_of_its_performance_after_a_perturbation[{name}]",
-              {"recovered": Limit(">", 0.0), "late_minus_early_success": Limit(">", 0.0)}, note="PENDING")
-      for name in ("within", "outside")),
+            {"trained_success": Limit(">", 0.75), "success_gain": Limit(">", 0.5),
+             "trained_steps_over_min": Limit("<", 2.5)},
+            note="BCI recipe (16 core units as the action), PPO 150k steps, frozen on 40 intuitive trials x 16 envs; "
+                 "8 seeds x compatible/avx2 + 5 seeds auto (the brainset bci runs, same calls): success 0.869-1.000 "
+                 "(untrained 0.14-0.34, gain 0.659-0.852), steps / min_steps 1.12-1.97"),
+    by_test("bci_within", _BCI + "test_backprop_recovers_part_of_its_performance_after_a_perturbation[within]",
+            {"recovered": Limit(">", 0.02), "late_minus_early_success": Limit(">", 0.03)},
+            note="from the bci_intuitive weights, 150 within-manifold trials x 16 envs; 8 seeds x compatible/avx2 + 5 "
+                 "auto: recovered 0.046-0.402, late - early success 0.057-0.412"),
+    by_test("bci_outside", _BCI + "test_backprop_recovers_part_of_its_performance_after_a_perturbation[outside]",
+            {"recovered": Limit(">", 0.0), "late_minus_early_success": Limit(">", 0.0)},
+            note="as bci_within, outside the manifold: recovered 0.025-0.405, late - early success 0.030-0.350; within "
+                 "- outside recovered -0.22 to +0.23 (mean 0.04 +- 0.05, 14 of 21 runs positive): not asserted"),
 ]
 CHECKS.update({c.name: c for c in _BY_TEST})
