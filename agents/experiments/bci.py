@@ -31,6 +31,7 @@ same command again skips what is done (an interrupted phase starts again), then 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import shutil
@@ -39,14 +40,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
+from agents.architectures import build_agent
 from agents.config import Config, parse_override, resolve_config
 from agents.experiments.learning_report import QUIET
 from agents.hooks import TrainerHook
 from agents.rollout import obs_to_tensor
-from agents.rules import registered_rules, rule_class
+from agents.rules import get_rule, registered_rules, rule_class
 from agents.trainer import make_vec_env, to_env_actions, train
 from brainset_envs.analysis.bci import BLOCKS, INTUITIVE, OUTSIDE, WITHIN, BCITrial, performance, recovered
 from brainset_envs.core.files import atomic_write_bytes, save_result_and_figure, write_json
@@ -55,10 +58,24 @@ PHASES = {"within": ("BrainSet/BCIWithinManifold-v0", WITHIN), "outside": ("Brai
 FIELDS = ("env", "day", "block", "trial", "target", "success", "steps", "min_steps")
 
 
+@functools.cache
 def trainable_rules() -> list[str]:
-    """The rules the trainer can run on the BCI agent: registered, training the trainer's agents and
-    descending the task's objective (``trains_agents`` and ``learns_tasks``)."""
-    return [n for n in registered_rules() if rule_class(n).trains_agents and rule_class(n).learns_tasks]
+    """The rules the trainer can run on the BCI agent: registered, training the trainer's agents, descending
+    the task's objective (``trains_agents`` and ``learns_tasks``) and accepting its recurrent core (e.g.
+    direct feedback alignment refuses it)."""
+    env = gym.make("BrainSet/BCI-v0")
+    agent = build_agent(env.observation_space, env.action_space, resolve_config("BrainSet/BCI-v0").arch)
+    env.close()
+    out = []
+    for name in registered_rules():
+        if not (rule_class(name).trains_agents and rule_class(name).learns_tasks):
+            continue
+        try:
+            get_rule(name).check_supported(agent)
+        except (TypeError, ValueError):
+            continue
+        out.append(name)
+    return out
 
 
 class TrialLog(TrainerHook):
