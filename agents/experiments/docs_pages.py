@@ -259,7 +259,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "Sadtler et al. (2014)'s protocol on an agent whose own 16 recurrent units drive the cursor: "
                "the intuitive decoder, then a within- and an outside-manifold perturbation from the same weights, "
                "per learning rule.",
-               "python scripts/bci.py --rules backprop,feedback_alignment --seeds 0-4 --assets assets",
+               "python scripts/bci.py --rules backprop,feedback_alignment,sign_symmetry --seeds 0-4 --assets assets",
                ("bci.png",), lambda c: c.startswith("bci_"), lambda assets: _bci_results(assets)),
     Experiment("metarl", "Learning to learn: a frozen LSTM on Bandit, TwoStep and Harlow",
                "Wang et al. (2018)'s meta-RL agent: trained by PPO across many tasks, then measured with frozen "
