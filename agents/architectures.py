@@ -24,7 +24,7 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
 
-from agents.config import ACTIVATIONS, CORES, ENCODERS, VALUE_TRUNKS, ArchConfig
+from agents.config import ACTIVATIONS, CORES, ENCODERS, VALUE_TRUNKS, ArchConfig, ConfigError, action_layers
 from agents.rollout import Obs
 
 Acts = dict[str, torch.Tensor] | None
@@ -317,14 +317,19 @@ class Agent(nn.Module):
         self._split = self.trunk.state_size
         self.state_size = self.trunk.state_size * (2 if self.value_trunk is not None else 1)
         feat = self.trunk.out_dim
+        self.policy: nn.Module  # a Linear readout, or the identity of arch.action_layer
         if isinstance(action_space, spaces.Discrete):
             self.policy = _init(nn.Linear(feat, int(action_space.n)), 0.01)
             self.log_std = None
         elif isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
-            self.policy = _init(nn.Linear(feat, action_space.shape[0]), 0.01)
-            self.log_std = nn.Parameter(torch.zeros(action_space.shape[0]))
+            self.policy = (_action_layer(cfg, core, feat, action_space) if cfg.action_layer
+                           else _init(nn.Linear(feat, action_space.shape[0]), 0.01))
+            self.log_std = nn.Parameter(torch.full((action_space.shape[0],), float(np.log(cfg.action_std))))
         else:
             raise TypeError(f"action space {action_space} is not supported; use Discrete or a 1-D Box")
+        if cfg.action_layer and not isinstance(action_space, spaces.Box):
+            raise ConfigError("arch.action_layer", f"arch.action_layer={cfg.action_layer!r} needs a 1-D Box "
+                              f"action (the units' activities), not {action_space}; allowed here: ''")
         self.value = _init(nn.Linear(feat, 1), 1.0)
         self.aux = nn.ModuleDict()  # heads added by objectives (predictor, decoder, source policy, ...)
 
@@ -401,6 +406,22 @@ class Agent(nn.Module):
         if out.log_std is not None:
             logp = logp.sum(-1)
         return a, logp, out.value, out.state
+
+
+def _action_layer(cfg: ArchConfig, core: str, width: int, action_space: spaces.Box) -> nn.Module:
+    """The policy head of ``arch.action_layer``: the identity, so the action's mean is the named layer's
+    activity itself (the trunk's bounded output layer, checked by the config) and its units are the
+    actions (Gaussian noise of std ``exp(log_std)`` around them)."""
+    allowed = action_layers(cfg, "none" if core in ("", "none") else core)
+    if cfg.action_layer not in allowed:
+        raise ConfigError("arch.action_layer", f"arch.action_layer={cfg.action_layer!r} is not the policy trunk's "
+                          f"bounded output layer; allowed: '' or one of {allowed}")
+    n = int(action_space.shape[0])
+    if width != n:
+        fix = f"arch.core_hidden={n}" if cfg.action_layer == "core" else f"the last of arch.mlp_hidden to {n}"
+        raise ConfigError("arch.action_layer", f"arch.action_layer={cfg.action_layer!r} has {width} units but the "
+                          f"action space {action_space} needs {n} (one action per unit); set {fix}")
+    return nn.Identity()
 
 
 def _batch_size(x: Obs) -> int:

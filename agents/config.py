@@ -93,6 +93,12 @@ class ArchConfig:
                              "agents/rules/perturbation.py)")
     value_trunk: str = _f("separate", "separate (the value has its own encoder/core, as in SB3 and CleanRL "
                           "MLPs) | shared (one network, both heads; cheaper for conv nets)")
+    action_std: float = _f(1.0, "initial standard deviation of a Box action's Gaussian noise (log_std, a "
+                           "learned parameter, starts at its log)")
+    action_layer: str = _f("", "'' = a Box action's mean is a linear readout of the trunk; a layer name ('core', "
+                           "or the last MLP layer, e.g. 'fc2', when there is no core) = the mean IS that "
+                           "layer's activity (tanh-bounded units, as wide as the action), with Gaussian noise "
+                           "of std exp(log_std) around it: the BCI tasks' recorded neurons")
 
 
 @dataclass
@@ -371,6 +377,7 @@ def validate(cfg: Config) -> None:
                           f"{a.stages}, {a.channels}, {a.kernels}, {a.strides}")
     parts = a.name.split("+")
     core = parts[1] if len(parts) > 1 else a.core
+    _check_action_layer(a, core)
     if core != "none":  # truncated BPTT over num_steps // bptt_len segments per env
         if t.num_steps % t.bptt_len:
             raise ConfigError("train.bptt_len", f"train.bptt_len={t.bptt_len} must divide "
@@ -379,6 +386,34 @@ def validate(cfg: Config) -> None:
         if t.num_minibatches > n_seq:
             raise ConfigError("train.num_minibatches", f"train.num_minibatches={t.num_minibatches} exceeds "
                               f"the {n_seq} sequences of a rollout (num_steps / bptt_len x num_envs)")
+
+
+BOUNDED_CORES = ("rnn", "rnn_tanh", "gru", "lstm")  # cores whose units lie in [-1, 1]
+
+
+def action_layers(a: ArchConfig, core: str) -> list[str]:
+    """The layers that ``arch.action_layer`` may name for this architecture: the policy trunk's output
+    layer when its units are tanh-bounded (a bounded core, else the last layer of a tanh MLP)."""
+    if core != "none":
+        return ["core"] if core in BOUNDED_CORES else []
+    if a.mlp_hidden and a.activation == "tanh":
+        return [f"fc{len(a.mlp_hidden)}"]
+    return []
+
+
+def _check_action_layer(a: ArchConfig, core: str) -> None:
+    """``arch.action_layer`` names the trunk's bounded output layer (its width is checked with the action
+    space when the agent is built)."""
+    if not a.action_layer:
+        return
+    allowed = action_layers(a, core)
+    if a.action_layer not in allowed:
+        what = (f"one of {allowed}" if allowed else "none here: it needs a tanh-bounded output layer (arch.core "
+                f"one of {', '.join(BOUNDED_CORES)}, or no core and a tanh MLP with arch.mlp_hidden non-empty)")
+        raise ConfigError("arch.action_layer", f"arch.action_layer={a.action_layer!r} is not the policy trunk's "
+                          f"bounded output layer (arch.name={a.name!r}, arch.core={a.core!r}, "
+                          f"arch.mlp_hidden={a.mlp_hidden}, arch.activation={a.activation!r}); allowed: '' "
+                          f"(a linear readout) or {what}")
 
 
 def arch_label(cfg: Config) -> str:

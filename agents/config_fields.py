@@ -164,6 +164,14 @@ def arch_name_problem(name: str) -> str | None:
     return None
 
 
+def action_layer_problem(name: str) -> str | None:
+    """Syntax only ('', 'core' or 'fc<k>'); whether the layer is the trunk's bounded output layer and as wide
+    as the action is checked when the agent is built (:class:`agents.architectures.Agent`)."""
+    if name in ("", "core") or (name.startswith("fc") and name[2:].isdigit() and int(name[2:]) >= 1):
+        return None
+    return "not a layer name"
+
+
 def device_problem(device: str) -> str | None:
     """Syntax only (auto, cpu, cuda, cuda:N, mps); whether the device exists is checked when a run starts
     (:func:`agents.trainer.resolve_device`), so a config saved on a GPU machine still loads elsewhere."""
@@ -217,6 +225,10 @@ FIELDS: dict[str, FieldSpec] = {
     "arch.core_hidden": _WIDTH,
     "arch.center_images": FieldSpec("bool"),
     "arch.value_trunk": _choice(VALUE_TRUNKS),
+    "arch.action_std": FieldSpec("float", 0.0, 100.0, lo_open=True),
+    "arch.action_layer": FieldSpec("str", check=action_layer_problem,
+                                   allowed="'' (a linear readout), 'core' (the recurrent core's units) or the "
+                                           "last MLP layer 'fc<k>' (without a core)"),
     "objective.spec": FieldSpec("str", empty=False, check=objective_spec_problem,
                                 allowed=lambda: "a weighted sum of registered objectives such as "
                                                 "'reward+0.1*predictive'; objectives: "

@@ -11,6 +11,10 @@ trainer calls, in this order:
   ``obs`` (T + 1, N, ...), ``actions``, ``rewards``, ``intrinsic``, ``valid``, ``first``, ``extras``, ...
   The trainer reuses the buffer for the next rollout: copy what you keep, change nothing, and draw no
   random numbers from the global generators (a hook must not change the run);
+- ``on_step(info, done)``: after each env step of a rollout, with the vector env's ``info`` dict and
+  ``done`` (N,) bool, the envs whose episode ended on this step (terminated or truncated, reset steps
+  excluded): per-trial logs (e.g. the BCI blocks of :mod:`agents.experiments.bci`); only hooks that
+  override it are called, so it costs nothing otherwise;
 - ``on_update(info)``: after each update, with ``info = {"row": the metrics row being logged,
   "agent": agent, "loop": the LoopState}``; returning ``False`` stops training after this update
   (evaluation and checkpoint still run; ``TrainResult.stopped == "callback"``);
@@ -33,6 +37,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from agents.config import Config
@@ -48,6 +53,9 @@ class TrainerHook:
 
     def on_rollout(self, rollout: Rollout) -> None:
         """After each rollout and the objectives' intrinsic rewards and targets, before the update."""
+
+    def on_step(self, info: dict[str, Any], done: np.ndarray) -> None:
+        """After each env step (``info``: the vector env's; ``done``: envs whose episode ended on it)."""
 
     def on_update(self, info: dict[str, Any]) -> bool | None:
         """After each update (``info``: ``row``, ``agent``, ``loop``); return False to stop training."""

@@ -317,6 +317,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
 
     for hook in hooks:
         hook.on_train_start(agent, cfg, run_dir)
+    step_hooks = [h for h in hooks if type(h).on_step is not TrainerHook.on_step]
     pbar = tqdm(total=num_updates * batch_steps, initial=loop.global_step, unit="step", unit_scale=True,
                 disable=not r.progress, dynamic_ncols=True, desc=cfg.env.id.split("/")[-1],
                 mininterval=0.5 if sys.stderr.isatty() else 10.0)  # logs (CI, make demo | tee) stay short
@@ -353,6 +354,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                 loop.ep_return += reward * valid
                 loop.ep_length += valid
                 done = (term | trunc) & valid
+                for hook in step_hooks:
+                    hook.on_step(info, done)
                 if done.any():
                     finished += list(zip(loop.ep_return[done].tolist(), loop.ep_length[done].tolist(),
                                          strict=True))

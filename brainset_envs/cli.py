@@ -54,6 +54,8 @@ COMMANDS: dict[str, Command] = {
                     "Fig. 5: each rule's credit signal in S+- and S--tuned units over Go/NoGo learning"),
     "metarl": Command("agents.experiments.metarl:main", "metarl.py",
                       "learning to learn: a frozen LSTM meta-RL agent on Bandit, TwoStep, Harlow vs ground truth"),
+    "bci": Command("agents.experiments.bci:main", "bci.py",
+                   "BCI learning: within- vs outside-manifold perturbations of the agent's own units, per rule"),
     "intrinsic": Command("agents.experiments.intrinsic_cli:main", "intrinsic_figures.py",
                          "the intrinsic-motivation figures (learned empowerment, coverage)"),
     "empowerment-map": Command("agents.experiments.empowerment_map:main", "empowerment_map.py",

@@ -326,6 +326,7 @@ _FIG2 = "tests/agents/experiments/test_fig2.py::"
 _FIELD = "tests/agents/probes/test_update_field.py::"
 _EP = "tests/agents/rules/test_equilibrium.py::"
 _META = "tests/agents/experiments/test_metarl.py::"
+_BCI = "tests/agents/experiments/test_bci.py::"
 _AGREL = "tests/agents/rules/test_agrel.py::"
 _DEND = "tests/agents/rules/test_dendritic.py::"
 _RDD = "tests/agents/rules/test_rdd.py::"
@@ -532,5 +533,19 @@ _BY_TEST: list[Check] = [
              for r in ("backprop", "feedback_alignment", "agrel", "dendritic_error")},
             note="as fig5_go_nogo with a false alarm costing 0.5; hit rate - false-alarm rate 0.938-0.993 on 8 seeds "
                  "x 3 paths + 2 seeds x threads2 (untrained about 0)"),
+    by_test("bci_intuitive", _BCI + "test_backprop_learns_the_intuitive_decoder_with_its_own_units",
+            {"trained_success": Limit(">", 0.75), "success_gain": Limit(">", 0.5),
+             "trained_steps_over_min": Limit("<", 2.5)},
+            note="BCI recipe (16 core units as the action), PPO 150k steps, frozen on 40 intuitive trials x 16 envs; "
+                 "8 seeds x compatible/avx2 + 5 seeds auto (the brainset bci runs, same calls): success 0.869-1.000 "
+                 "(untrained 0.14-0.34, gain 0.659-0.852), steps / min_steps 1.12-1.97"),
+    by_test("bci_within", _BCI + "test_backprop_recovers_part_of_its_performance_after_a_perturbation[within]",
+            {"recovered": Limit(">", 0.02), "late_minus_early_success": Limit(">", 0.03)},
+            note="from the bci_intuitive weights, 150 within-manifold trials x 16 envs; 8 seeds x compatible/avx2 + 5 "
+                 "auto: recovered 0.046-0.402, late - early success 0.057-0.412"),
+    by_test("bci_outside", _BCI + "test_backprop_recovers_part_of_its_performance_after_a_perturbation[outside]",
+            {"recovered": Limit(">", 0.0), "late_minus_early_success": Limit(">", 0.0)},
+            note="as bci_within, outside the manifold: recovered 0.025-0.405, late - early success 0.030-0.350; within "
+                 "- outside recovered -0.22 to +0.23 (mean 0.04 +- 0.05, 14 of 21 runs positive): not asserted"),
 ]
 CHECKS.update({c.name: c for c in _BY_TEST})

@@ -257,6 +257,12 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "Agents trained by the trainer on the tasks, and every learning rule on OrientationDiscrimination.",
                "python scripts/benchmark.py --learning", (),
                lambda c: c.startswith(("rule_", "reinforce_", "orientation", "patch_foraging", "cartpole", "demo"))),
+    Experiment("bci", "BCI learning: within- and outside-manifold perturbations",
+               "Sadtler et al. (2014)'s protocol on an agent whose own 16 recurrent units drive the cursor: "
+               "the intuitive decoder, then a within- and an outside-manifold perturbation from the same weights, "
+               "per learning rule.",
+               "python scripts/bci.py --rules backprop,feedback_alignment,sign_symmetry --seeds 0-4 --assets assets",
+               ("bci.png",), lambda c: c.startswith("bci_"), lambda assets: _bci_results(assets)),
     Experiment("metarl", "Learning to learn: a frozen LSTM on Bandit, TwoStep and Harlow",
                "Wang et al. (2018)'s meta-RL agent: trained by PPO across many tasks, then measured with frozen "
                "weights against each task's ground truth.",
@@ -317,6 +323,17 @@ def _metarl_results(assets: Path) -> list[str]:
     if not lines:
         return []
     return ["## The runs behind the figures", "", "Read from `assets/metarl_<task>.json`:", "", *lines, ""]
+
+
+def _bci_results(assets: Path) -> list[str]:
+    """One line per rule from ``assets/bci.json`` (what ``scripts/bci.py --assets`` wrote)."""
+    path = assets / "bci.json"
+    if not path.exists():
+        return []
+    bci = importlib.import_module("agents.experiments.bci")
+    lines = bci.summary(json.loads(path.read_text())).splitlines()
+    return ["## The runs behind the figure", "", "Read from `assets/bci.json` (mean +- 95% CI over seeds):", "",
+            *(f"- {line}" for line in lines), ""]
 
 
 def _robustness() -> Any:

@@ -16,6 +16,7 @@ a fixed generator, two-sided, on the difference of means; for the graded order, 
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import math
@@ -237,8 +238,6 @@ def plot_sweep(result: dict[str, Any]):
 def save_sweep(result: dict[str, Any], out: Path, assets_png: str | Path | None = None) -> list[Path]:
     """``fig4_sweep.json``, ``fig4_sweep.png`` and ``report.md`` in ``out`` (the PNG also to ``assets_png``, with
     the JSON beside it)."""
-    import io
-
     import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import; only the figure needs it
 
     fig = plot_sweep(result)

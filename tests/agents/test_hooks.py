@@ -130,3 +130,25 @@ def test_recording_visits_registers_no_objective_and_keeps_the_spec():
     plain = train(_cfg(None, ROOM, "objective.spec=count", env_id=GRID))
     assert all(torch.equal(a, b) for a, b in zip(plain.agent.state_dict().values(),
                                                   res.agent.state_dict().values(), strict=True))
+
+
+class StepSpy(TrainerHook):
+    """Counts the episodes that ``on_step`` reports as ended, and each step's info keys."""
+
+    def __init__(self):
+        self.steps, self.ended, self.lengths = 0, 0, []
+
+    def on_step(self, info, done):
+        self.steps += 1
+        self.ended += int(done.sum())
+        self.lengths += [int(x) for x in info["steps"][done]]
+
+
+def test_on_step_sees_every_env_step_and_the_episodes_that_end_on_it():
+    cfg = _cfg(None, "env.num_envs=2", "train.num_steps=64", "train.total_steps=1024", "train.bptt_len=16",
+               env_id="BrainSet/BCI-v0")
+    spy, rows = StepSpy(), []
+    res = train(cfg, hooks=[spy], callback=lambda info: rows.append(info["row"]))
+    assert spy.steps == res.global_step // 2  # one call per vector-env step
+    assert spy.ended == sum(r["train/episodes"] for r in rows) > 0  # the episodes the trainer counts
+    assert all(1 <= n <= 50 for n in spy.lengths)  # a BCI trial's steps when it ends (success or timeout)
