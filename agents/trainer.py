@@ -217,6 +217,13 @@ def _set_rng_state(s: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(s["cuda"], device)
 
 
+def _mean_metric(values: list) -> float:
+    """The mean of one metric over an update's minibatches, as float32 (tensors and numbers alike)."""
+    if all(torch.is_tensor(v) for v in values):
+        return float(torch.stack(values).float().mean())
+    return float(torch.stack([v if torch.is_tensor(v) else torch.tensor(v) for v in values]).float().mean())
+
+
 # --- the loop -----------------------------------------------------------------------------------------
 
 
@@ -385,7 +392,10 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                 hook.on_rollout(buf)
 
             # 3. Update: the rule turns each minibatch loss into gradients; the optimizer steps.
+            # Per minibatch only what the step needs: no metric reductions, one host read (the finite
+            # check, before the step); the metrics are averaged once per update (_mean_metrics).
             sums: dict[str, list] = {}
+            max_norm = t.max_grad_norm if t.max_grad_norm > 0 else math.inf
             for _epoch in range(t.update_epochs):
                 for batch in buf.minibatches(t.num_minibatches, seq_len, mb_gen):
                     seen: dict[str, Any] = {}
@@ -396,9 +406,9 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                         seen["loss"], seen["metrics"] = loss, metrics
                         return loss
 
-                    optimizer.zero_grad(set_to_none=True)
+                    for p in params:  # optimizer.zero_grad(set_to_none=True), without its profiler wrapper
+                        p.grad = None
                     rule_metrics = rule.compute_grads(agent, closure)
-                    max_norm = t.max_grad_norm if t.max_grad_norm > 0 else math.inf
                     grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
                     if not bool(torch.isfinite(seen["loss"].detach()) & torch.isfinite(grad_norm)):
                         raise NonFiniteError(
@@ -409,7 +419,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                             f"Try a lower train.lr (now {t.lr}) or train.max_grad_norm.")
                     optimizer.step()
                     for k, v in {**seen["metrics"], **rule_metrics, "grad_norm": grad_norm}.items():
-                        sums.setdefault(k, []).append(v.detach() if torch.is_tensor(v) else torch.tensor(v))
+                        sums.setdefault(k, []).append(v.detach() if torch.is_tensor(v) else v)
 
             # 4. Log, evaluate, checkpoint.
             now = time.perf_counter()
@@ -423,7 +433,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                                    "train/episode_length": float(np.mean([x[1] for x in finished]))
                                    if finished else None,
                                    "train/episodes": len(finished)}
-            row.update({k: float(torch.stack(v).float().mean()) for k, v in sums.items()})
+            row.update({k: _mean_metric(v) for k, v in sums.items()})
             last = loop.update == num_updates
             if t.max_seconds > 0 and now - t_start >= t.max_seconds:
                 stopped, last = "max_seconds", True  # still evaluates and checkpoints below

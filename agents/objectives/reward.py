@@ -38,10 +38,12 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, t
     last = torch.zeros_like(rewards[0])
     not_term = 1.0 - terminated
     go_on = 1.0 - torch.maximum(terminated, truncated)
+    # Everything but the recursion, for all steps at once (the same element-wise operations, in the same
+    # order, as step by step: identical values).
+    delta = rewards + gamma * values[1:] * not_term - values[:-1]
+    carry = gamma * lam * go_on
     for t in range(T - 1, -1, -1):
-        g = gamma[t] if isinstance(gamma, torch.Tensor) else gamma  # a per-step discount or one number
-        delta = rewards[t] + g * values[t + 1] * not_term[t] - values[t]
-        last = (delta + g * lam * go_on[t] * last) * valid[t]
+        last = (delta[t] + carry[t] * last) * valid[t]
         adv[t] = last
     return adv, adv + values[:-1]
 
