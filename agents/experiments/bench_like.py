@@ -233,11 +233,16 @@ def _timeit(fn: Callable[[], Any], repeats: int = 3, min_seconds: float = 0.3) -
     return float(np.median(out))
 
 
-def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3) -> dict[str, Any]:
-    """Our trainer's limit for ``setting``: one env step of the batch (random actions), one acting forward
-    (``agent.act`` on the batch) and one bare PPO update (epochs x minibatches of forward, clipped loss,
-    backward, grad clipping and fused Adam; indices drawn once per epoch), each timed alone on the same
-    net and batch shape; ideal steps/s = 1 / (env + act + update / (envs x steps)) per env step."""
+def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3,
+               valid_fraction: float = 1.0) -> dict[str, Any]:
+    """Our trainer's limit for ``setting``: one env step of the batch (random actions, drawn afresh for
+    every step as a near-uniform initial policy does: a fixed action per env would play different, often
+    cheaper, episodes), one acting forward (``agent.act`` on the batch) and one bare PPO update (epochs x
+    minibatches of forward, clipped loss, backward, grad clipping and fused Adam; indices drawn once per
+    epoch), each timed alone on the same net; ideal steps/s = 1 / (env + act + update / samples) per env
+    step. The update learns from the samples the trainer learns from: ``valid_fraction`` of the envs x
+    steps (NEXT_STEP autoreset spends the rest on resets), in the setting's number of minibatches, so the
+    minibatches have the trainer's size."""
     torch.set_num_threads(1)
     cfg = ours_config(env_id, 1, setting)
     n, t = setting["num_envs"], setting["num_steps"]
@@ -246,10 +251,13 @@ def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3) -
     agent, _, _ = build_components(cfg, space, aspace)
     obs, _ = envs.reset(seed=0)
     rng = np.random.default_rng(0)
-    acts_np = np.stack([aspace.sample() for _ in range(n)])
+    aspace.seed(0)
+    acts_np = [np.stack([aspace.sample() for _ in range(n)]) for _ in range(256)]
+    k = [0]
 
     def env_step() -> None:
-        envs.step(acts_np)
+        envs.step(acts_np[k[0] % len(acts_np)])
+        k[0] += 1
 
     env_s = _timeit(env_step, min_seconds=min_seconds) / n
     obs_t = torch.as_tensor(obs)
@@ -261,8 +269,8 @@ def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3) -
 
     act_s = _timeit(act, min_seconds=min_seconds) / n
     envs.close()
-    b = n * t
-    big = torch.as_tensor(np.concatenate([obs] * t))
+    b = max(setting["minibatches"], round(n * t * valid_fraction))
+    big = torch.as_tensor(np.concatenate([obs] * t))[:b]
     with torch.no_grad():
         a, logp, value, _ = agent.act(big)
     adv, ret = torch.as_tensor(rng.standard_normal(b), dtype=torch.float32), value + 0.1

@@ -241,9 +241,9 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
         row = _throughput_row(env_id, s, steps, batch * 2, repeats, cleanrl, s["cleanrl"])
         row["setting"] = dict(s)
         row["parameters"] = bl.param_counts(env_id, s)
-        ideal = bl.ideal_rate(env_id, s, min_seconds=0.3 * max(k, 0.1))
         ours = row["ours"]
         f = ours["valid_steps_per_second"] / ours["steps_per_second"]  # learning samples per env step
+        ideal = bl.ideal_rate(env_id, s, min_seconds=0.3 * max(k, 0.1), valid_fraction=f)
         parts = {"env": ideal["env_seconds_per_step"], "act": f * ideal["act_seconds_per_step"],
                  "update": f * ideal["update_seconds_per_step"]}  # act and update: learning samples only
         per_step = sum(parts.values())
