@@ -123,7 +123,9 @@ class Rollout:
             idx = idx[torch.randperm(len(idx), generator=generator).to(dev)]
             for chunk in idx.tensor_split(min(num_minibatches, max(len(idx), 1))):
                 if len(chunk):
-                    yield Batch(self, index=chunk[None])
+                    batch = Batch(self, index=chunk[None])
+                    batch.all_valid = True  # only valid transitions were drawn
+                    yield batch
             return
         if T % seq_len:
             raise ValueError(f"train.num_steps={T} must be a multiple of train.bptt_len={seq_len}")
@@ -153,6 +155,7 @@ class Batch:
                 raise TypeError("Batch: give tt and nn_, or index")
             index = tt * rollout.N + nn_
         self.rollout, self.index = rollout, index
+        self.all_valid = False  # True when every row is known to be valid (``mask`` all ones)
         self._tt, self._nn = tt, nn_
         self.seq_shape = tuple(index.shape)
         r, flat_index = rollout, index.flatten()
@@ -207,6 +210,17 @@ class Batch:
         return o.flatten(0, 1)
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the transitions where ``mask`` is 1."""
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, count: torch.Tensor | None = None,
+                all_valid: bool = False) -> torch.Tensor:
+    """Mean of ``x`` over the transitions where ``mask`` is 1. ``count``: ``mask_count(mask)`` when the
+    caller already has it (several means over one mask). ``all_valid``: the mask is known to be all ones
+    (e.g. :attr:`Batch.all_valid`), so the product with it is skipped: ``x * 1`` is ``x`` exactly, in the
+    value and in its gradient, so the result is the same to the bit."""
+    if count is None:
+        count = mask_count(mask)
+    return (x if all_valid else x * mask).sum() / count
+
+
+def mask_count(mask: torch.Tensor) -> torch.Tensor:
+    """The denominator of :func:`masked_mean`: how many transitions ``mask`` keeps (at least 1)."""
+    return mask.sum().clamp(min=1.0)

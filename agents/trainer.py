@@ -342,7 +342,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             for step in range(T):
                 first_t = torch.from_numpy(loop.first).to(device) if agent.recurrent else None
                 set_obs(buf.obs, step, obs_t)
-                buf.states[step] = loop.state
+                if agent.recurrent:  # a core without one has a (N, 0) state: nothing to store
+                    buf.states[step] = loop.state
                 if loop.pending.all() and not loop.truncated_any:
                     # Every env only resets on this step (one-step episodes): the actions are ignored
                     # and no value is bootstrapped here, so skip the forward pass.
