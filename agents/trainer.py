@@ -217,6 +217,27 @@ def _set_rng_state(s: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(s["cuda"], device)
 
 
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float, uniform: bool) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm)`` (2-norm): the same operations as its foreach
+    path (per-tensor norms, the norm of their stack, one in-place scale of every gradient), hence the same
+    values to the bit, without its per-call regrouping of the tensors by device and dtype. ``uniform``:
+    every parameter on one device with one dtype (checked once, :func:`_uniform`); otherwise, or for
+    gradients that are not plain tensors, torch's own function runs."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not uniform or not grads or any(type(g) is not torch.Tensor for g in grads):
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    with torch.no_grad():
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total
+
+
+def _uniform(params: list[torch.Tensor]) -> bool:
+    """All ``params`` on one CPU or CUDA device with one dtype: :func:`clip_grad_norm` may take its path."""
+    return bool(params) and params[0].device.type in ("cpu", "cuda") and all(
+        p.device == params[0].device and p.dtype == params[0].dtype for p in params)
+
+
 def _mean_metric(values: list) -> float:
     """The mean of one metric over an update's minibatches, as float32 (tensors and numbers alike)."""
     if all(torch.is_tensor(v) for v in values):
@@ -397,6 +418,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             # check, before the step); the metrics are averaged once per update (_mean_metrics).
             sums: dict[str, list] = {}
             max_norm = t.max_grad_norm if t.max_grad_norm > 0 else math.inf
+            uniform = _uniform(params)
             for _epoch in range(t.update_epochs):
                 for batch in buf.minibatches(t.num_minibatches, seq_len, mb_gen):
                     seen: dict[str, Any] = {}
@@ -410,7 +432,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                     for p in params:  # optimizer.zero_grad(set_to_none=True), without its profiler wrapper
                         p.grad = None
                     rule_metrics = rule.compute_grads(agent, closure)
-                    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                    grad_norm = clip_grad_norm(params, max_norm, uniform)
                     if not bool(torch.isfinite(seen["loss"].detach()) & torch.isfinite(grad_norm)):
                         raise NonFiniteError(
                             f"non-finite loss or gradient at update {loop.update} (env step "
