@@ -50,6 +50,25 @@ SB3_DEFAULT_ENVS = 8
 
 Timed = Callable[[int], dict[str, Any]]
 
+#: The clock of every timing in this module (CleanRL's subprocess aside): wall time by default;
+#: ``use_cpu_time(True)`` switches to this process's CPU time, which other jobs on a shared machine
+#: barely move (every trainer here runs in this process on one torch thread).
+_CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
+def clock() -> float:
+    """Seconds on the benchmark's clock (see :func:`use_cpu_time`)."""
+    return _CLOCK[0]()
+
+
+def use_cpu_time(on: bool) -> None:
+    """Time with this process's CPU time (``time.process_time``) instead of wall time."""
+    _CLOCK[0] = time.process_time if on else time.perf_counter
+
+
+def cpu_time_in_use() -> bool:
+    return _CLOCK[0] is time.process_time
+
 
 def median_of_repeats(run: Timed, steps: int, warm_steps: int, repeats: int = 3,
                       key: str = "steps_per_second") -> dict[str, Any]:
@@ -71,13 +90,13 @@ class _Clock(TrainerHook):
         self.valid = 0.0
 
     def on_train_start(self, agent, cfg, run_dir) -> None:
-        self.t0 = time.perf_counter()
+        self.t0 = clock()
 
     def on_rollout(self, rollout: Rollout) -> None:
         self.valid += float(rollout.valid.sum())
 
     def on_train_end(self, agent, cfg, run_dir) -> None:
-        self.t1 = time.perf_counter()
+        self.t1 = clock()
 
 
 def ours_config(env_id: str, steps: int, setting: dict[str, Any] | None, seed: int = 0) -> Config:
@@ -144,9 +163,9 @@ def sb3_model(env_id: str, setting: dict[str, Any] | None, seed: int = 0):
 def sb3_run(env_id: str, setting: dict[str, Any] | None) -> Timed:
     def run(steps: int) -> dict[str, Any]:
         model, venv = sb3_model(env_id, setting)
-        t = time.perf_counter()
+        t = clock()
         model.learn(steps)
-        wall = time.perf_counter() - t
+        wall = clock() - t
         venv.close()
         return {"steps": model.num_timesteps, "seconds": wall, "steps_per_second": model.num_timesteps / wall,
                 "valid_steps_per_second": model.num_timesteps / wall, "num_envs": model.n_envs,
@@ -223,13 +242,13 @@ def _timeit(fn: Callable[[], Any], repeats: int = 3, min_seconds: float = 0.3) -
     fn()
     out = []
     for _ in range(repeats):
-        k, t0 = 0, time.perf_counter()
+        k, t0 = 0, clock()
         while True:
             fn()
             k += 1
-            if time.perf_counter() - t0 >= min_seconds:
+            if clock() - t0 >= min_seconds:
                 break
-        out.append((time.perf_counter() - t0) / k)
+        out.append((clock() - t0) / k)
     return float(np.median(out))
 
 
