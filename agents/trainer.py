@@ -399,9 +399,12 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                 dst.copy_(torch.from_numpy(src))  # one transfer per rollout
             if dkey and buf.durations is not None:  # allocated whenever dkey is set
                 buf.durations.copy_(torch.from_numpy(dur_np))
-            with torch.no_grad():
-                first_t = buf.first[T] if agent.recurrent else None
-                buf.values[T] = agent(obs_t, loop.state, first_t).value
+            if valid_np[T - 1].any():  # the bootstrap value counts only after a valid last step
+                with torch.no_grad():
+                    first_t = buf.first[T] if agent.recurrent else None
+                    buf.values[T] = agent(obs_t, loop.state, first_t).value
+            else:  # every env only reset on the last step (one-step episodes): GAE masks that step out
+                buf.values[T] = 0.0
 
             # 2. Objectives: intrinsic rewards, then per-rollout targets (advantages, ...).
             buf.intrinsic.zero_()
