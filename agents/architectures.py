@@ -366,6 +366,10 @@ class Agent(nn.Module):
         x = preprocess(obs, self.observation_space)
         if state is None:
             state = self.initial_state(_batch_size(x), self.value.weight.device)
+        if self.state_size == 0:  # no recurrent core: the (B, 0) state passes through unchanged
+            h, _, feats = self.trunk.step(x, state, first, acts)
+            hv = h if self.value_trunk is None else self.value_trunk.step(x, state, first)[0]
+            return self._out(h, hv, state, acts, feats)
         h, sp, feats = self.trunk.step(x, state[:, : self._split], first, acts)
         if self.value_trunk is None:
             return self._out(h, h, sp, acts, feats)

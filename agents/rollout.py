@@ -123,7 +123,9 @@ class Rollout:
             idx = idx[torch.randperm(len(idx), generator=generator).to(dev)]
             for chunk in idx.tensor_split(min(num_minibatches, max(len(idx), 1))):
                 if len(chunk):
-                    yield Batch(self, (chunk // N)[None], (chunk % N)[None])
+                    batch = Batch(self, index=chunk[None])
+                    batch.all_valid = True  # only valid transitions were drawn
+                    yield batch
             return
         if T % seq_len:
             raise ValueError(f"train.num_steps={T} must be a multiple of train.bptt_len={seq_len}")
@@ -132,34 +134,58 @@ class Rollout:
             raise ValueError(f"train.num_minibatches={num_minibatches} exceeds the {n_seq} sequences of a "
                              f"rollout (num_steps/bptt_len x num_envs)")
         perm = torch.randperm(n_seq, generator=generator).to(dev)
+        steps = torch.arange(seq_len, device=dev)[:, None] * N  # (L, 1): one step later = N rows later
         for chunk in perm.tensor_split(num_minibatches):
-            t0 = (chunk // N) * seq_len
-            env = chunk % N
-            tt = t0[None, :] + torch.arange(seq_len, device=dev)[:, None]  # (L, B)
-            nn_ = env[None, :].expand_as(tt)
-            yield Batch(self, tt, nn_)
+            start = (chunk // N) * (seq_len * N) + chunk % N  # each sequence's first row in (T*N) order
+            yield Batch(self, index=start[None, :] + steps)
 
 
 class Batch:
     """A minibatch: sequences (L, B) of the rollout. Per-transition fields are flat (L*B, ...) in
-    time-major order, matching :class:`agents.architectures.AgentOutput`; ``obs`` keeps (L, B, ...)."""
+    time-major order, matching :class:`agents.architectures.AgentOutput`; ``obs`` keeps (L, B, ...).
 
-    def __init__(self, rollout: Rollout, tt: torch.Tensor, nn_: torch.Tensor):
-        self.rollout, self.tt, self.nn = rollout, tt, nn_
-        self.seq_shape = tuple(tt.shape)
-        r = rollout
-        self.obs = index_obs(r.obs, tt, nn_)
-        self.first = r.first[tt, nn_]
-        self.state0 = r.states[tt[0], nn_[0]]
-        flat = lambda x: x[tt, nn_].flatten(0, 1)  # noqa: E731
+    Give the rows either as ``tt, nn_`` (time and env index, (L, B) each) or as ``index`` (L, B), the
+    rows of the rollout flattened to (T*N) (``tt * N + nn_``): every field is then one ``index_select``
+    of a flat view (the same values as indexing by (tt, nn_), cheaper)."""
+
+    def __init__(self, rollout: Rollout, tt: torch.Tensor | None = None, nn_: torch.Tensor | None = None,
+                 index: torch.Tensor | None = None):
+        if index is None:
+            if tt is None or nn_ is None:
+                raise TypeError("Batch: give tt and nn_, or index")
+            index = tt * rollout.N + nn_
+        self.rollout, self.index = rollout, index
+        self.all_valid = False  # True when every row is known to be valid (``mask`` all ones)
+        self._tt, self._nn = tt, nn_
+        self.seq_shape = tuple(index.shape)
+        r, flat_index = rollout, index.flatten()
+        flat = lambda x: x.flatten(0, 1).index_select(0, flat_index)  # noqa: E731  (rows < T*N: x[:T] too)
+        seq = lambda x: flat(x).view(*self.seq_shape, *x.shape[2:])  # noqa: E731
+        self.obs = {k: seq(v) for k, v in r.obs.items()} if isinstance(r.obs, dict) else seq(r.obs)
+        self.first = seq(r.first)
+        self.state0 = r.states.flatten(0, 1).index_select(0, index[0])
         self.actions = flat(r.actions)
         self.logprobs = flat(r.logprobs)
-        self.values = flat(r.values[:-1])
+        self.values = flat(r.values)
         self.rewards = flat(r.rewards)
         self.intrinsic = flat(r.intrinsic)
         self.terminated = flat(r.terminated)
         self.mask = flat(r.valid)
         self.extras = {k: flat(v) for k, v in r.extras.items()}
+
+    @property
+    def tt(self) -> torch.Tensor:
+        """The rollout step of each row, (L, B)."""
+        if self._tt is None:
+            self._tt = self.index // self.rollout.N
+        return self._tt
+
+    @property
+    def nn(self) -> torch.Tensor:
+        """The env of each row, (L, B)."""
+        if self._nn is None:
+            self._nn = self.index % self.rollout.N
+        return self._nn
 
     def __getattr__(self, name: str):
         # extras added by objectives (advantages, returns, ...) read like fields
@@ -184,6 +210,17 @@ class Batch:
         return o.flatten(0, 1)
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the transitions where ``mask`` is 1."""
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, count: torch.Tensor | None = None,
+                all_valid: bool = False) -> torch.Tensor:
+    """Mean of ``x`` over the transitions where ``mask`` is 1. ``count``: ``mask_count(mask)`` when the
+    caller already has it (several means over one mask). ``all_valid``: the mask is known to be all ones
+    (e.g. :attr:`Batch.all_valid`), so the product with it is skipped: ``x * 1`` is ``x`` exactly, in the
+    value and in its gradient, so the result is the same to the bit."""
+    if count is None:
+        count = mask_count(mask)
+    return (x if all_valid else x * mask).sum() / count
+
+
+def mask_count(mask: torch.Tensor) -> torch.Tensor:
+    """The denominator of :func:`masked_mean`: how many transitions ``mask`` keeps (at least 1)."""
+    return mask.sum().clamp(min=1.0)

@@ -217,6 +217,34 @@ def _set_rng_state(s: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(s["cuda"], device)
 
 
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float, uniform: bool) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm)`` (2-norm): the same operations as its foreach
+    path (per-tensor norms, the norm of their stack, one in-place scale of every gradient), hence the same
+    values to the bit, without its per-call regrouping of the tensors by device and dtype. ``uniform``:
+    every parameter on one device with one dtype (checked once, :func:`_uniform`); otherwise, or for
+    gradients that are not plain tensors, torch's own function runs."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not uniform or not grads or any(type(g) is not torch.Tensor for g in grads):
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    with torch.no_grad():
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total
+
+
+def _uniform(params: list[torch.Tensor]) -> bool:
+    """All ``params`` on one CPU or CUDA device with one dtype: :func:`clip_grad_norm` may take its path."""
+    return bool(params) and params[0].device.type in ("cpu", "cuda") and all(
+        p.device == params[0].device and p.dtype == params[0].dtype for p in params)
+
+
+def _mean_metric(values: list) -> float:
+    """The mean of one metric over an update's minibatches, as float32 (tensors and numbers alike)."""
+    if all(torch.is_tensor(v) for v in values):
+        return float(torch.stack(values).float().mean())
+    return float(torch.stack([v if torch.is_tensor(v) else torch.tensor(v) for v in values]).float().mean())
+
+
 # --- the loop -----------------------------------------------------------------------------------------
 
 
@@ -336,7 +364,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
             for step in range(T):
                 first_t = torch.from_numpy(loop.first).to(device) if agent.recurrent else None
                 set_obs(buf.obs, step, obs_t)
-                buf.states[step] = loop.state
+                if agent.recurrent:  # a core without one has a (N, 0) state: nothing to store
+                    buf.states[step] = loop.state
                 if loop.pending.all() and not loop.truncated_any:
                     # Every env only resets on this step (one-step episodes): the actions are ignored
                     # and no value is bootstrapped here, so skip the forward pass.
@@ -373,9 +402,12 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                 dst.copy_(torch.from_numpy(src))  # one transfer per rollout
             if dkey and buf.durations is not None:  # allocated whenever dkey is set
                 buf.durations.copy_(torch.from_numpy(dur_np))
-            with torch.no_grad():
-                first_t = buf.first[T] if agent.recurrent else None
-                buf.values[T] = agent(obs_t, loop.state, first_t).value
+            if valid_np[T - 1].any():  # the bootstrap value counts only after a valid last step
+                with torch.no_grad():
+                    first_t = buf.first[T] if agent.recurrent else None
+                    buf.values[T] = agent(obs_t, loop.state, first_t).value
+            else:  # every env only reset on the last step (one-step episodes): GAE masks that step out
+                buf.values[T] = 0.0
 
             # 2. Objectives: intrinsic rewards, then per-rollout targets (advantages, ...).
             buf.intrinsic.zero_()
@@ -388,7 +420,11 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                 hook.on_rollout(buf)
 
             # 3. Update: the rule turns each minibatch loss into gradients; the optimizer steps.
+            # Per minibatch only what the step needs: no metric reductions, one host read (the finite
+            # check, before the step); the metrics are averaged once per update (_mean_metrics).
             sums: dict[str, list] = {}
+            max_norm = t.max_grad_norm if t.max_grad_norm > 0 else math.inf
+            uniform = _uniform(params)
             for _epoch in range(t.update_epochs):
                 for batch in buf.minibatches(t.num_minibatches, seq_len, mb_gen):
                     seen: dict[str, Any] = {}
@@ -399,10 +435,10 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                         seen["loss"], seen["metrics"] = loss, metrics
                         return loss
 
-                    optimizer.zero_grad(set_to_none=True)
+                    for p in params:  # optimizer.zero_grad(set_to_none=True), without its profiler wrapper
+                        p.grad = None
                     rule_metrics = rule.compute_grads(agent, closure)
-                    max_norm = t.max_grad_norm if t.max_grad_norm > 0 else math.inf
-                    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                    grad_norm = clip_grad_norm(params, max_norm, uniform)
                     if not bool(torch.isfinite(seen["loss"].detach()) & torch.isfinite(grad_norm)):
                         raise NonFiniteError(
                             f"non-finite loss or gradient at update {loop.update} (env step "
@@ -412,7 +448,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                             f"Try a lower train.lr (now {t.lr}) or train.max_grad_norm.")
                     optimizer.step()
                     for k, v in {**seen["metrics"], **rule_metrics, "grad_norm": grad_norm}.items():
-                        sums.setdefault(k, []).append(v.detach() if torch.is_tensor(v) else torch.tensor(v))
+                        sums.setdefault(k, []).append(v.detach() if torch.is_tensor(v) else v)
 
             # 4. Log, evaluate, checkpoint.
             now = time.perf_counter()
@@ -426,7 +462,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, resume: str | Path | N
                                    "train/episode_length": float(np.mean([x[1] for x in finished]))
                                    if finished else None,
                                    "train/episodes": len(finished)}
-            row.update({k: float(torch.stack(v).float().mean()) for k, v in sums.items()})
+            row.update({k: _mean_metric(v) for k, v in sums.items()})
             last = loop.update == num_updates
             if t.max_seconds > 0 and now - t_start >= t.max_seconds:
                 stopped, last = "max_seconds", True  # still evaluates and checkpoints below

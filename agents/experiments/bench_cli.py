@@ -3,7 +3,7 @@
     python scripts/benchmark.py                       # env throughput: all envs, ~1 s per measurement
     python scripts/benchmark.py --envs Orientation    # ids containing a substring
     python scripts/benchmark.py --learning            # learning checks: budgets, scores, time, steps/s
-    python scripts/benchmark.py --trainer [--quick] [--cleanrl PATH] [--time-to-target]
+    python scripts/benchmark.py --trainer [--quick] [--cleanrl PATH] [--time-to-target] [--cpu-time]
         # our trainer vs SB3 PPO (and CleanRL): like for like and warm, defaults, ideal rate, profile
     python scripts/benchmark.py --full                # all three sections
 
@@ -92,10 +92,11 @@ def trainer_section(args: argparse.Namespace) -> dict:
             print(f"  time to target {env_id}: ours {e['ours_seconds']:.1f} s, SB3 PPO {e['sb3_seconds']:.1f} s: "
                   f"{e['speedup']:.1f}x{bound}", flush=True)
 
-    print("trainer vs SB3 PPO and CleanRL, one torch thread, warm, medians of 3:")
+    clock = "process CPU time" if args.cpu_time else "wall time"
+    print(f"trainer vs SB3 PPO and CleanRL, one torch thread, warm, medians of 3, {clock}:")
     plans = ("BrainSet/OrientationDiscriminationEasy-v0", "BrainSet/PatchForaging-v0")
     rep = trainer_report(quick=args.quick, seeds=(0,) if args.quick else (0, 1), cleanrl=args.cleanrl,
-                         time_envs=plans if args.time_to_target else (), progress=show)
+                         time_envs=plans if args.time_to_target else (), progress=show, cpu_time=args.cpu_time)
     for t in rep["targets_skipped"]:
         print(f"  target skipped: {t['env']} {t['metric']}: {t['why']}")
     return {"trainer": rep}
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="CleanRL's ppo.py: adds it to the trainer tables (without it, its rows say skipped)")
     p.add_argument("--time-to-target", action="store_true",
                    help="trainer: also wall-clock time to the learning-check targets vs SB3 (minutes)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="trainer: time with this process's CPU time, not wall time (a shared machine)")
     p.add_argument("--check", action="store_true",
                    help="exit with status 1 when a target of the sections run was missed (for CI)")
     args = p.parse_args(argv)

@@ -50,6 +50,25 @@ SB3_DEFAULT_ENVS = 8
 
 Timed = Callable[[int], dict[str, Any]]
 
+#: The clock of every timing in this module (CleanRL's subprocess aside): wall time by default;
+#: ``use_cpu_time(True)`` switches to this process's CPU time, which other jobs on a shared machine
+#: barely move (every trainer here runs in this process on one torch thread).
+_CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
+def clock() -> float:
+    """Seconds on the benchmark's clock (see :func:`use_cpu_time`)."""
+    return _CLOCK[0]()
+
+
+def use_cpu_time(on: bool) -> None:
+    """Time with this process's CPU time (``time.process_time``) instead of wall time."""
+    _CLOCK[0] = time.process_time if on else time.perf_counter
+
+
+def cpu_time_in_use() -> bool:
+    return _CLOCK[0] is time.process_time
+
 
 def median_of_repeats(run: Timed, steps: int, warm_steps: int, repeats: int = 3,
                       key: str = "steps_per_second") -> dict[str, Any]:
@@ -71,13 +90,13 @@ class _Clock(TrainerHook):
         self.valid = 0.0
 
     def on_train_start(self, agent, cfg, run_dir) -> None:
-        self.t0 = time.perf_counter()
+        self.t0 = clock()
 
     def on_rollout(self, rollout: Rollout) -> None:
         self.valid += float(rollout.valid.sum())
 
     def on_train_end(self, agent, cfg, run_dir) -> None:
-        self.t1 = time.perf_counter()
+        self.t1 = clock()
 
 
 def ours_config(env_id: str, steps: int, setting: dict[str, Any] | None, seed: int = 0) -> Config:
@@ -144,9 +163,9 @@ def sb3_model(env_id: str, setting: dict[str, Any] | None, seed: int = 0):
 def sb3_run(env_id: str, setting: dict[str, Any] | None) -> Timed:
     def run(steps: int) -> dict[str, Any]:
         model, venv = sb3_model(env_id, setting)
-        t = time.perf_counter()
+        t = clock()
         model.learn(steps)
-        wall = time.perf_counter() - t
+        wall = clock() - t
         venv.close()
         return {"steps": model.num_timesteps, "seconds": wall, "steps_per_second": model.num_timesteps / wall,
                 "valid_steps_per_second": model.num_timesteps / wall, "num_envs": model.n_envs,
@@ -223,21 +242,26 @@ def _timeit(fn: Callable[[], Any], repeats: int = 3, min_seconds: float = 0.3) -
     fn()
     out = []
     for _ in range(repeats):
-        k, t0 = 0, time.perf_counter()
+        k, t0 = 0, clock()
         while True:
             fn()
             k += 1
-            if time.perf_counter() - t0 >= min_seconds:
+            if clock() - t0 >= min_seconds:
                 break
-        out.append((time.perf_counter() - t0) / k)
+        out.append((clock() - t0) / k)
     return float(np.median(out))
 
 
-def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3) -> dict[str, Any]:
-    """Our trainer's limit for ``setting``: one env step of the batch (random actions), one acting forward
-    (``agent.act`` on the batch) and one bare PPO update (epochs x minibatches of forward, clipped loss,
-    backward, grad clipping and fused Adam; indices drawn once per epoch), each timed alone on the same
-    net and batch shape; ideal steps/s = 1 / (env + act + update / (envs x steps)) per env step."""
+def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3,
+               valid_fraction: float = 1.0) -> dict[str, Any]:
+    """Our trainer's limit for ``setting``: one env step of the batch (random actions, drawn afresh for
+    every step as a near-uniform initial policy does: a fixed action per env would play different, often
+    cheaper, episodes), one acting forward (``agent.act`` on the batch) and one bare PPO update (epochs x
+    minibatches of forward, clipped loss, backward, grad clipping and fused Adam; indices drawn once per
+    epoch), each timed alone on the same net; ideal steps/s = 1 / (env + act + update / samples) per env
+    step. The update learns from the samples the trainer learns from: ``valid_fraction`` of the envs x
+    steps (NEXT_STEP autoreset spends the rest on resets), in the setting's number of minibatches, so the
+    minibatches have the trainer's size."""
     torch.set_num_threads(1)
     cfg = ours_config(env_id, 1, setting)
     n, t = setting["num_envs"], setting["num_steps"]
@@ -246,10 +270,13 @@ def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3) -
     agent, _, _ = build_components(cfg, space, aspace)
     obs, _ = envs.reset(seed=0)
     rng = np.random.default_rng(0)
-    acts_np = np.stack([aspace.sample() for _ in range(n)])
+    aspace.seed(0)
+    acts_np = [np.stack([aspace.sample() for _ in range(n)]) for _ in range(256)]
+    k = [0]
 
     def env_step() -> None:
-        envs.step(acts_np)
+        envs.step(acts_np[k[0] % len(acts_np)])
+        k[0] += 1
 
     env_s = _timeit(env_step, min_seconds=min_seconds) / n
     obs_t = torch.as_tensor(obs)
@@ -261,8 +288,8 @@ def ideal_rate(env_id: str, setting: dict[str, Any], min_seconds: float = 0.3) -
 
     act_s = _timeit(act, min_seconds=min_seconds) / n
     envs.close()
-    b = n * t
-    big = torch.as_tensor(np.concatenate([obs] * t))
+    b = max(setting["minibatches"], round(n * t * valid_fraction))
+    big = torch.as_tensor(np.concatenate([obs] * t))[:b]
     with torch.no_grad():
         a, logp, value, _ = agent.act(big)
     adv, ret = torch.as_tensor(rng.standard_normal(b), dtype=torch.float32), value + 0.1

@@ -202,6 +202,8 @@ def _throughput_row(env_id: str, setting: dict[str, Any] | None, steps: int, war
         "sb3": bl.median_of_repeats(bl.sb3_run(env_id, setting), steps, warm_steps, repeats)}
     if not cleanrl_ok:
         row["cleanrl"] = {"skipped": "CleanRL's ppo.py trains MLPs only"}
+    elif bl.cpu_time_in_use():
+        row["cleanrl"] = {"skipped": "--cpu-time: CleanRL runs in a subprocess timed by wall clock"}
     elif cleanrl is None:
         row["cleanrl"] = {"skipped": "no --cleanrl PATH given (CleanRL's ppo.py is not a dependency)"}
     elif not Path(cleanrl).is_file():
@@ -219,7 +221,7 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
                    settings: tuple[str, ...] = tuple(bl.SETTINGS), defaults_envs: tuple[str, ...] = bl.DEFAULTS_ENVS,
                    time_envs: tuple[str, ...] = (), cleanrl: str | None = None, repeats: int = 3,
                    profile_env: str | None = "BrainSet/PatchForaging-v0", scale: float = 1.0,
-                   progress=None) -> dict[str, Any]:
+                   progress=None, cpu_time: bool = False) -> dict[str, Any]:
     """Our trainer vs SB3 PPO (and CleanRL's ``ppo.py`` at ``cleanrl``) in one process on one torch
     thread. ``like_for_like``: the same network, envs, rollout, epochs and minibatches
     (:data:`agents.experiments.bench_like.SETTINGS`), each trainer warmed up in this process before
@@ -227,7 +229,20 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
     ``ideal``: our trainer's limit for each setting and our fraction of it. ``profile``: cProfile of one
     run of ``profile_env``. ``time_to_target``: wall-clock time to the learning-check targets for
     ``time_envs`` (mean over ``seeds``; a run that misses counts its whole time: a lower bound).
-    ``scale`` multiplies every step budget (tests); ``progress(kind, env_id, entry)`` after each part."""
+    ``scale`` multiplies every step budget (tests); ``progress(kind, env_id, entry)`` after each part.
+    ``cpu_time``: time the throughput and ideal parts with this process's CPU time instead of wall time
+    (a shared machine; CleanRL, a subprocess, is then skipped: its wall time would not compare)."""
+    bl.use_cpu_time(cpu_time)
+    try:
+        return _trainer_report(quick, seeds, settings, defaults_envs, time_envs, cleanrl, repeats, profile_env,
+                               scale, progress, cpu_time)
+    finally:
+        bl.use_cpu_time(False)
+
+
+def _trainer_report(quick: bool, seeds: tuple[int, ...], settings: tuple[str, ...], defaults_envs: tuple[str, ...],
+                    time_envs: tuple[str, ...], cleanrl: str | None, repeats: int, profile_env: str | None,
+                    scale: float, progress, cpu_time: bool) -> dict[str, Any]:
     torch.set_num_threads(1)
     say = progress or (lambda *a: None)
     k = (0.25 if quick else 1.0) * scale
@@ -241,9 +256,9 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
         row = _throughput_row(env_id, s, steps, batch * 2, repeats, cleanrl, s["cleanrl"])
         row["setting"] = dict(s)
         row["parameters"] = bl.param_counts(env_id, s)
-        ideal = bl.ideal_rate(env_id, s, min_seconds=0.3 * max(k, 0.1))
         ours = row["ours"]
         f = ours["valid_steps_per_second"] / ours["steps_per_second"]  # learning samples per env step
+        ideal = bl.ideal_rate(env_id, s, min_seconds=0.3 * max(k, 0.1), valid_fraction=f)
         parts = {"env": ideal["env_seconds_per_step"], "act": f * ideal["act_seconds_per_step"],
                  "update": f * ideal["update_seconds_per_step"]}  # act and update: learning samples only
         per_step = sum(parts.values())
@@ -314,6 +329,7 @@ def trainer_report(quick: bool = False, seeds: tuple[int, ...] = (0, 1),
     out["targets"] = evaluate_targets(out["metrics"], wanted)
     out["machine"] = {**machine_info(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                       "cpu": cpu_name(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
-                      "quick": quick, "repeats": repeats}
+                      "quick": quick, "repeats": repeats,
+                      "clock": "process CPU time" if cpu_time else "wall time"}
     return out
 

@@ -21,10 +21,12 @@ def main(argv: list[str] | None = None) -> None:
                    help="like-for-like settings to run (ids of agents.experiments.bench_like.SETTINGS)")
     p.add_argument("--cleanrl", default=None, metavar="PATH", help="CleanRL's ppo.py, timed like for like too")
     p.add_argument("--time-to-target", action="store_true", help="also time to the learning-check targets")
+    p.add_argument("--cpu-time", action="store_true", help="time with this process's CPU time (a shared machine)")
     a = p.parse_args(argv)
     out = bench.trainer_report(quick=a.quick, seeds=(0,) if a.quick else (0, 1), settings=tuple(a.envs),
                                cleanrl=a.cleanrl, time_envs=tuple(bench.TRAINER_TARGETS) if a.time_to_target else (),
-                               progress=lambda kind, env_id, e: print(json.dumps({kind: {env_id: e}}), flush=True))
+                               progress=lambda kind, env_id, e: print(json.dumps({kind: {env_id: e}}), flush=True),
+                               cpu_time=a.cpu_time)
     if a.out:
         write_json(out, a.out)
     print(json.dumps(out, indent=2))

@@ -19,7 +19,7 @@ import torch
 
 from agents.architectures import log_prob_entropy
 from agents.objectives.base import Metrics, Objective
-from agents.rollout import Batch, Rollout, masked_mean
+from agents.rollout import Batch, Rollout, mask_count, masked_mean
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
@@ -38,10 +38,12 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, t
     last = torch.zeros_like(rewards[0])
     not_term = 1.0 - terminated
     go_on = 1.0 - torch.maximum(terminated, truncated)
+    # Everything but the recursion, for all steps at once (the same element-wise operations, in the same
+    # order, as step by step: identical values).
+    delta = rewards + gamma * values[1:] * not_term - values[:-1]
+    carry = gamma * lam * go_on
     for t in range(T - 1, -1, -1):
-        g = gamma[t] if isinstance(gamma, torch.Tensor) else gamma  # a per-step discount or one number
-        delta = rewards[t] + g * values[t + 1] * not_term[t] - values[t]
-        last = (delta + g * lam * go_on[t] * last) * valid[t]
+        last = (delta[t] + carry[t] * last) * valid[t]
         adv[t] = last
     return adv, adv + values[:-1]
 
@@ -76,30 +78,35 @@ class RewardObjective(Objective):
 
     def loss(self, batch: Batch, outputs) -> tuple[torch.Tensor, Metrics]:
         m = batch.mask
+        count, every = mask_count(m), batch.all_valid  # one denominator for every mean of the minibatch
+
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return masked_mean(x, m, count, every)
+
         newlogp, entropy = log_prob_entropy(outputs, batch.actions)
         adv = batch.advantages
         if self.norm_adv:
-            mean = masked_mean(adv, m)
-            std = masked_mean((adv - mean) ** 2, m).sqrt()
-            adv = (adv - mean) / (std + 1e-8)
+            adv_mean = mean(adv)
+            std = mean((adv - adv_mean) ** 2).sqrt()
+            adv = (adv - adv_mean) / (std + 1e-8)
         logratio = newlogp - batch.logprobs
         ratio = logratio.exp()
         if self.algo == "ppo":
             pg = torch.maximum(-adv * ratio, -adv * ratio.clamp(1 - self.clip_coef, 1 + self.clip_coef))
         else:
             pg = -adv * newlogp
-        pg_loss = masked_mean(pg, m)
+        pg_loss = mean(pg)
         v = outputs.value
         if self.clip_vloss and self.algo == "ppo":
             v_clip = batch.values + (v - batch.values).clamp(-self.clip_coef, self.clip_coef)
             v_err = torch.maximum((v - batch.returns) ** 2, (v_clip - batch.returns) ** 2)
-            v_loss = 0.5 * masked_mean(v_err, m)
+            v_loss = 0.5 * mean(v_err)
         else:
-            v_loss = 0.5 * masked_mean((v - batch.returns) ** 2, m)
-        ent = masked_mean(entropy, m)
+            v_loss = 0.5 * mean((v - batch.returns) ** 2)
+        ent = mean(entropy)
         loss = pg_loss + self.vf_coef * v_loss - self.ent_coef * ent
         with torch.no_grad():
             metrics = {"pg_loss": pg_loss.detach(), "v_loss": v_loss.detach(), "entropy": ent.detach(),
-                       "approx_kl": masked_mean((ratio - 1) - logratio, m),
-                       "clipfrac": masked_mean(((ratio - 1).abs() > self.clip_coef).float(), m)}
+                       "approx_kl": mean((ratio - 1) - logratio),
+                       "clipfrac": mean(((ratio - 1).abs() > self.clip_coef).float())}
         return loss, metrics

@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -47,7 +48,7 @@ def _fake_measurements(monkeypatch, calls, ours_sps=40_000.0, sb3_sps=10_000.0, 
     monkeypatch.setattr(bench.bl, "ours_run", ours_run)
     monkeypatch.setattr(bench.bl, "sb3_run", sb3_run)
     monkeypatch.setattr(bench.bl, "param_counts", lambda env_id, s: {"ours": 9155, "sb3": 9155})
-    monkeypatch.setattr(bench.bl, "ideal_rate", lambda env_id, s, min_seconds: {
+    monkeypatch.setattr(bench.bl, "ideal_rate", lambda env_id, s, min_seconds, valid_fraction=1.0: {
         "env_seconds_per_step": 0.1 / ideal, "act_seconds_per_step": 0.1 / ideal,
         "update_seconds_per_step": 0.8 / ideal, "shares": {}})
     monkeypatch.setattr(bench.bl, "profile_run", lambda env_id, s, steps: {
@@ -119,6 +120,28 @@ def test_cleanrl_runs_as_a_subprocess_and_is_timed_after_its_warm_up(tmp_path):
     bad.write_text("raise SystemExit(3)\n")
     with pytest.raises(RuntimeError, match="exited 3"):
         bench.bl.cleanrl_run(bad, PF, None, steps=512)
+
+
+def test_cpu_time_option_times_with_the_process_clock_and_restores_wall_time(monkeypatch):
+    seen = []
+    _fake_measurements(monkeypatch, [])
+    monkeypatch.setattr(bench.bl, "param_counts", lambda env_id, s: seen.append(bench.bl.cpu_time_in_use()) or {
+        "ours": 1, "sb3": 1})
+    out = bench.trainer_report(settings=(PF,), defaults_envs=(), profile_env=None, cpu_time=True,
+                               cleanrl="ppo.py")
+    assert seen == [True] and out["machine"]["clock"] == "process CPU time"
+    assert "subprocess" in out["like_for_like"][PF]["cleanrl"]["skipped"]  # its wall time would not compare
+    assert not bench.bl.cpu_time_in_use() and bench.bl._CLOCK[0] is time.perf_counter
+    assert bench.trainer_report(settings=(PF,), defaults_envs=(), profile_env=None)["machine"]["clock"] == "wall time"
+
+
+def test_ideal_update_learns_from_the_trainers_number_of_samples(monkeypatch):
+    s = {**bench.bl.SETTINGS[PF], "num_envs": 8, "num_steps": 8}
+    sizes = []
+    real = bench.bl.log_prob_entropy
+    monkeypatch.setattr(bench.bl, "log_prob_entropy", lambda out, a: sizes.append(len(a)) or real(out, a))
+    bench.bl.ideal_rate(PF, s, min_seconds=0.001, valid_fraction=0.5)
+    assert set(sizes) == {8 * 8 // 2 // s["minibatches"]}  # half the steps, the setting's minibatch count
 
 
 def test_ideal_rate_and_profile_on_tiny_budgets():
