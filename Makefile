@@ -24,9 +24,10 @@ test: venv lint chromium
 	$(MAKE) --no-print-directory test-compatible
 
 # The learned-figure tests once more on MKL's CPU-independent code path: a margin that holds on one CPU
-# only shows up here (agents/experiments/checks.py, assets/robustness.md).
+# only shows up here (agents/experiments/checks.py, assets/robustness.md). loadgroup: tests that share a
+# cached training run (xdist_group) stay on one worker.
 test-compatible: venv
-	MKL_CBWR=COMPATIBLE $(PY) -m pytest -q -n 2 --dist load --learning-checks -p no:cacheprovider
+	MKL_CBWR=COMPATIBLE $(PY) -m pytest -q -n 2 --dist loadgroup --learning-checks -p no:cacheprovider
 
 # The audit behind the learned thresholds: every check over 8 seeds x CPU code paths (long: hours on 2 cores).
 robustness: venv

@@ -98,6 +98,9 @@ def _pretrained(seed: int):
     return bci.pretrain("backprop", seed, 150_000, {})
 
 
+# One worker runs the three learned checks, so the 150k-step pre-training (cached above) runs once per process
+# (make test-compatible: --dist loadgroup).
+@pytest.mark.xdist_group("bci_pretrained")
 def test_backprop_learns_the_intuitive_decoder_with_its_own_units(audit):
     out, _ = _pretrained(audit.seed(0))
     untrained, trained = out["untrained"], out["trained"]
@@ -106,6 +109,7 @@ def test_backprop_learns_the_intuitive_decoder_with_its_own_units(audit):
                                   "trained_steps_over_min": trained["steps_over_min"]})
 
 
+@pytest.mark.xdist_group("bci_pretrained")
 @pytest.mark.parametrize("name", ["within", "outside"])
 def test_backprop_recovers_part_of_its_performance_after_a_perturbation(audit, name):
     """Both kinds are partly learned within the budget; which recovers more differs from seed to seed (the
