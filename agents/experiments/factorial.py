@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import io
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -46,7 +44,7 @@ import numpy as np
 from agents.build import build_components
 from agents.config import Config, parse_override, resolve_config
 from agents.experiments.learning_report import CHECKS, QUIET, LearningCheck
-from agents.experiments.sweep import Sweep, _run_on_ray, load_trial, plan, t_interval, write_results
+from agents.experiments.sweep import Sweep, _run_on_ray, load_trial, plan, ray_missing, t_interval, write_results
 from agents.rules.base import registered_rules, rule_class
 from agents.trainer import preflight
 from brainset_envs.core.files import atomic_write_bytes, write_json
@@ -408,9 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                check=False)
     except ValueError as e:
         ap.error(str(e))
-    if importlib.util.find_spec("ray") is None:
-        print(f"{ap.prog}: error: the factorial needs Ray Tune, from the sweep extra: pip install \"brainset[sweep]\"",
-              file=sys.stderr)
+    if ray_missing(ap.prog, "factorials"):
         return 2
     out = Path(a.out) if a.out else Path("runs") / "factorial" / scale.name
     result = factorial(scale, out, rules, objectives, a.address, a.cpus_per_trial)

@@ -19,6 +19,7 @@ t interval over seeds of every combination) and ``learning_curves.png``. The com
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import itertools
 import json
@@ -26,6 +27,7 @@ import math
 import shlex
 import shutil
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -119,6 +121,15 @@ class Sweep:
         """The trial's config, resolved as ``brainset train`` resolves it."""
         extra = [{"run": {"runs_dir": str(trials_dir)}}] if trials_dir is not None else []
         return resolve_config(trial.env_id, self.base_config, [*trial.overrides, *extra])
+
+
+def ray_missing(prog: str, what: str) -> bool:
+    """True (after a one-line error on stderr naming the extra to install) when Ray Tune is not installed."""
+    if importlib.util.find_spec("ray") is not None:
+        return False
+    print(f"{prog}: error: {what} need Ray Tune, from the sweep extra: pip install \"brainset[sweep]\"",
+          file=sys.stderr)
+    return True
 
 
 def trial_key(trial: TrialSpec, cfg: Config) -> str:

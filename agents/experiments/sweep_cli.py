@@ -15,10 +15,8 @@ Ray starts locally, or joins the cluster at ``--address`` / ``RAY_ADDRESS``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ import yaml
 
 from agents.config import Config, apply_dict, parse_override
 from agents.config_fields import ConfigError, check_field
-from agents.experiments.sweep import Sweep, nest, run_sweep
+from agents.experiments.sweep import Sweep, nest, ray_missing, run_sweep
 from agents.trainer import preflight
 
 # grid options that name one config field each
@@ -265,9 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         check_trials(sweep, local=a.address is None and not os.environ.get("RAY_ADDRESS"))
     except ValueError as e:
         p.error(str(e))
-    if importlib.util.find_spec("ray") is None:
-        print(f"{p.prog}: error: sweeps need Ray Tune, from the sweep extra: pip install \"brainset[sweep]\"",
-              file=sys.stderr)
+    if ray_missing(p.prog, "sweeps"):
         return 2
     summary = run_sweep(sweep, sweep_dir, address=a.address)
     return 0 if summary["error"] == 0 and summary["not run"] == 0 else 1
